@@ -1,0 +1,1 @@
+"""The REST API: validates, writes rows, enqueues a chain, answers at once."""

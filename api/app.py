@@ -1,0 +1,56 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+from flask import Flask, g
+from flask_smorest import Api
+
+from orchestrator.db import get_sessionmaker
+from orchestrator.logs import setup_logging
+from orchestrator.settings import Settings, get_settings
+
+from . import errors
+from .views import catalog, health, servers
+
+
+class OrchestratorApi(Api):
+    ERROR_SCHEMA = errors.ErrorSchema
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        API_TITLE="Ganeti orchestrator",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            },
+            "security": [{"bearer": []}],
+        },
+    )
+    if not app.debug:
+        setup_logging()
+    sessions = get_sessionmaker(settings.database_url)
+
+    @app.before_request
+    def _open_session() -> None:
+        g.db = sessions()
+
+    @app.teardown_request
+    def _close_session(_exc) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    api = OrchestratorApi(app)
+    for blueprint in (servers.blp, catalog.backends_blp, catalog.flavors_blp, catalog.images_blp, health.blp):
+        api.register_blueprint(blueprint)
+    errors.register(app)
+    return app

@@ -1,0 +1,30 @@
+"""Bearer-token authentication for every /api/v1 request."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_smorest import abort
+
+from orchestrator.auth import Principal, authenticate
+
+
+def require_principal() -> None:
+    """A before_request hook for the protected blueprints."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401, message="missing bearer token: send 'Authorization: Bearer <token>'",
+              headers={"WWW-Authenticate": "Bearer"})
+    principal = authenticate(g.db, token.strip(), current_app.config["SETTINGS"])
+    if principal is None:
+        abort(401, message="invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    g.principal = principal
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def require_admin() -> Principal:
+    if not g.principal.admin:
+        abort(403, message="administrators only")
+    return g.principal

@@ -1,0 +1,102 @@
+"""Marshmallow schemas: the shape of every request and response."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from orchestrator.state import api_status
+
+NAME = validate.Length(min=1, max=255)
+
+
+class OperationSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    kind = ma.fields.String()
+    server_id = ma.fields.Integer(allow_none=True)
+    user_id = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "PENDING, RUNNING, SUCCEEDED or FAILED"})
+    step = ma.fields.String(metadata={"description": "allocate, submit, poll, finalize or done"})
+    job_id = ma.fields.Integer(allow_none=True)
+    job_status = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    error = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
+class ServerSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String()
+    user_id = ma.fields.String()
+    status = ma.fields.Function(api_status, metadata={"description": "BUILD, ACTIVE, STOPPED, ERROR or DELETED"})
+    operstate = ma.fields.String()
+    flavor_id = ma.fields.Integer()
+    image_id = ma.fields.Integer()
+    backend_id = ma.fields.Integer(allow_none=True)
+    build_percentage = ma.fields.Integer()
+    backend_job_id = ma.fields.Integer(allow_none=True)
+    backend_job_status = ma.fields.String(allow_none=True)
+    backend_opcode = ma.fields.String(allow_none=True)
+    backend_log_msg = ma.fields.String(allow_none=True)
+    suspended = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class ServerCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=NAME)
+    flavor_id = ma.fields.Integer(required=True, strict=True)
+    image_id = ma.fields.Integer(required=True, strict=True)
+    backend_id = ma.fields.Integer(strict=True, load_default=None, metadata={"description": "admin only"})
+
+
+class ServerAcceptedSchema(ServerSchema):
+    operation = ma.fields.Nested(OperationSchema)
+
+
+class BackendSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    clustername = ma.fields.String(required=True, validate=NAME)
+    host = ma.fields.String(required=True, validate=NAME)
+    port = ma.fields.Integer(load_default=5080, validate=validate.Range(1, 65535))
+    scheme = ma.fields.String(load_default="https", validate=validate.OneOf(["http", "https"]))
+    username = ma.fields.String(required=True, validate=NAME)
+    password = ma.fields.String(required=True, load_only=True, validate=NAME)
+    verify_tls = ma.fields.Boolean(load_default=True)
+    drained = ma.fields.Boolean(load_default=True)
+    offline = ma.fields.Boolean(dump_only=True)
+    offline_reason = ma.fields.String(dump_only=True, allow_none=True)
+    disk_templates = ma.fields.List(ma.fields.String(), dump_only=True)
+    mtotal = ma.fields.Integer(dump_only=True)
+    mfree = ma.fields.Integer(dump_only=True)
+    dtotal = ma.fields.Integer(dump_only=True)
+    dfree = ma.fields.Integer(dump_only=True)
+    ctotal = ma.fields.Integer(dump_only=True)
+    pinst_cnt = ma.fields.Integer(dump_only=True)
+    stats_updated_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+
+
+class FlavorSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=NAME)
+    cpu = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, 1024))
+    ram = ma.fields.Integer(required=True, strict=True, validate=validate.Range(64, 16 * 1024 * 1024),
+                            metadata={"description": "MiB"})
+    disk = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, 1024 * 1024),
+                             metadata={"description": "GiB"})
+    disk_template = ma.fields.String(
+        load_default="plain",
+        validate=validate.OneOf(["plain", "drbd", "file", "sharedfile", "blockdev", "rbd", "diskless", "ext"]),
+    )
+    deleted = ma.fields.Boolean(dump_only=True)
+
+
+class ImageSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=NAME)
+    location = ma.fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    os = ma.fields.String(load_default="snf-image+default", validate=validate.Length(min=1, max=64))
+    properties = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+    public = ma.fields.Boolean(load_default=False)
+    owner = ma.fields.String(dump_only=True, allow_none=True)

@@ -1,0 +1,53 @@
+"""Celery configuration: broker, queues, routes, reliability and the beat schedule."""
+from kombu import Exchange, Queue
+
+from orchestrator.settings import get_settings
+
+_settings = get_settings()
+
+broker_url = _settings.broker_url
+result_backend = _settings.result_backend
+result_expires = 3600
+broker_connection_retry_on_startup = True
+# Redis redelivers an unacknowledged message after the visibility timeout; it must
+# exceed the longest countdown or ETA we schedule, or polls would run twice.
+broker_transport_options = {"visibility_timeout": 4 * 3600}
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+
+# A task is acknowledged only once it finished, and put back if its worker dies,
+# so a killed worker never loses a step.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+
+# Flower and the metrics need task events.
+worker_send_task_events = True
+task_send_sent_event = True
+task_track_started = True
+
+_default = Exchange("orchestrator", type="direct")
+task_queues = [
+    Queue(name, _default, routing_key=name, durable=True)
+    for name in ("provisioning", "polling", "events", "periodic")
+]
+task_default_queue = "provisioning"
+task_default_exchange = "orchestrator"
+task_default_routing_key = "provisioning"
+task_routes = {
+    "orchestrator.ops.poll_job": {"queue": "polling", "routing_key": "polling"},
+    "orchestrator.events.*": {"queue": "events", "routing_key": "events"},
+    "orchestrator.periodic.*": {"queue": "periodic", "routing_key": "periodic"},
+    "orchestrator.ops.*": {"queue": "provisioning", "routing_key": "provisioning"},
+}
+
+beat_schedule = {
+    "refresh-backend-stats": {
+        "task": "orchestrator.periodic.refresh_backend_stats",
+        "schedule": _settings.backend_refresh_min * 60,
+    },
+}

@@ -1,0 +1,1 @@
+"""The domain of the Ganeti orchestrator: models, allocation, state rules, RAPI client."""

@@ -1,0 +1,79 @@
+"""Backend capacity: read the cluster's nodes and store the totals the allocator uses."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .models import Backend, utcnow
+from .rapi import RapiClient, RapiError
+from .settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# Consecutive failed refreshes after which a backend is marked offline.
+OFFLINE_AFTER_FAILURES = 3
+
+
+def node_totals(nodes: list[dict[str, Any]]) -> dict[str, int]:
+    """Sum the capacity of nodes that can host instances now."""
+    usable = [
+        n for n in nodes
+        if n.get("vm_capable", True) and not n.get("offline") and not n.get("drained")
+    ]
+    return {
+        "mtotal": sum(int(n.get("mtotal") or 0) for n in usable),
+        "mfree": sum(int(n.get("mfree") or 0) for n in usable),
+        "dtotal": sum(int(n.get("dtotal") or 0) for n in usable),
+        "dfree": sum(int(n.get("dfree") or 0) for n in usable),
+        "ctotal": sum(int(n.get("ctotal") or 0) for n in usable),
+        "pinst_cnt": sum(int(n.get("pinst_cnt") or 0) for n in nodes),
+    }
+
+
+def refresh_stats(session: Session, backend: Backend, client: RapiClient) -> bool:
+    """One bulk nodes call (and one info call for the allowed disk templates).
+
+    Returns whether the cluster answered; repeated failures mark it offline.
+    """
+    try:
+        nodes = client.nodes()
+        info = client.info()
+    except RapiError as exc:
+        backend.consecutive_failures += 1
+        if backend.consecutive_failures >= OFFLINE_AFTER_FAILURES and not backend.offline:
+            backend.offline = True
+            backend.offline_reason = f"no answer {backend.consecutive_failures} times: {exc.message}"
+            log.warning("backend=%s marked offline: %s", backend.id, exc.message)
+        return False
+    for key, value in node_totals(nodes).items():
+        setattr(backend, key, value)
+    templates = info.get("enabled_disk_templates") or (info.get("ipolicy") or {}).get("disk-templates")
+    if templates:
+        backend.disk_templates = list(templates)
+    if backend.offline and backend.offline_reason and backend.offline_reason.startswith("no answer"):
+        backend.offline = False  # offline because it did not answer, and now it does
+        backend.offline_reason = None
+        log.info("backend=%s back online", backend.id)
+    backend.consecutive_failures = 0
+    backend.stats_updated_at = utcnow()
+    return True
+
+
+def stats_are_stale(backend: Backend, now: dt.datetime | None = None) -> bool:
+    if backend.stats_updated_at is None:
+        return True
+    now = now or utcnow()
+    updated = backend.stats_updated_at
+    if updated.tzinfo is None:  # SQLite drops the zone
+        updated = updated.replace(tzinfo=dt.timezone.utc)
+    return now - updated > dt.timedelta(minutes=get_settings().backend_refresh_min)
+
+
+def cluster_client(backend: Backend) -> RapiClient:
+    from .rapi import client_for
+
+    settings = get_settings()
+    return client_for(backend, timeout=settings.rapi_timeout_s, ca_file=settings.rapi_ca_file)

@@ -1,0 +1,59 @@
+"""Demo data for a one-machine stack: a backend per simulated cluster, flavors, an image."""
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Backend, Flavor, Image
+
+DEMO_FLAVORS = [
+    ("c1r1024d10", 1, 1024, 10, "plain"),
+    ("c2r2048d20", 2, 2048, 20, "plain"),
+    ("c4r4096d40", 4, 4096, 40, "plain"),
+    ("c2r2048d20-drbd", 2, 2048, 20, "drbd"),
+]
+
+
+def seed(session: Session, env: dict[str, str] | None = None) -> dict[str, list]:
+    """Create what is missing; running it twice changes nothing."""
+    env = dict(os.environ if env is None else env)
+    clusters = int(env.get("SIM_CLUSTERS", "2"))
+    base_port = int(env.get("SIM_BASE_PORT", "5080"))
+    host = env.get("SIM_HOST", "127.0.0.1")
+    created: dict[str, list] = {"backends": [], "flavors": [], "images": []}
+    for index in range(clusters):
+        name = f"cluster{index + 1}.sim.local"
+        if session.scalars(select(Backend).where(Backend.clustername == name)).first():
+            continue
+        session.add(
+            Backend(
+                clustername=name,
+                host=host,
+                port=base_port + index,
+                scheme=env.get("SIM_SCHEME", "http"),
+                username=env.get("SIM_RAPI_USER", "rapi"),
+                password=env.get("SIM_RAPI_PASSWORD", "rapi-secret"),
+                verify_tls=False,
+                drained=False,
+            )
+        )
+        created["backends"].append(name)
+    for name, cpu, ram, disk, template in DEMO_FLAVORS:
+        if not session.scalars(select(Flavor).where(Flavor.name == name)).first():
+            session.add(Flavor(name=name, cpu=cpu, ram=ram, disk=disk, disk_template=template))
+            created["flavors"].append(name)
+    if not session.scalars(select(Image).where(Image.name == "debian-12")).first():
+        session.add(
+            Image(
+                name="debian-12",
+                location="debian-12-amd64.diskdump",
+                os="snf-image+default",
+                properties={"OSFAMILY": "linux", "ROOT_PARTITION": "1", "format": "diskdump"},
+                public=True,
+            )
+        )
+        created["images"].append("debian-12")
+    session.commit()
+    return created

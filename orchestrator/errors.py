@@ -1,0 +1,23 @@
+"""Errors a caller can cause. The API maps them to 4xx; the CLI to a message and exit 1."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Invalid(DomainError):
+    status = 422
+
+
+class Conflict(DomainError):
+    status = 409

@@ -1,0 +1,169 @@
+"""Database models. The database is the single source of truth for every read."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Backend(Timestamped, Base):
+    """A Ganeti cluster reached through its RAPI, with the capacity last read from it."""
+
+    __tablename__ = "backends"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clustername: Mapped[str] = mapped_column(String(255), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=5080)
+    scheme: Mapped[str] = mapped_column(String(5), default="https")
+    username: Mapped[str] = mapped_column(String(255))
+    password: Mapped[str] = mapped_column(String(255))
+    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    drained: Mapped[bool] = mapped_column(Boolean, default=True)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    offline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disk_templates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    mtotal: Mapped[int] = mapped_column(BigInteger, default=0)
+    mfree: Mapped[int] = mapped_column(BigInteger, default=0)
+    dtotal: Mapped[int] = mapped_column(BigInteger, default=0)
+    dfree: Mapped[int] = mapped_column(BigInteger, default=0)
+    ctotal: Mapped[int] = mapped_column(Integer, default=0)
+    pinst_cnt: Mapped[int] = mapped_column(Integer, default=0)
+    stats_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class Flavor(Timestamped, Base):
+    __tablename__ = "flavors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    cpu: Mapped[int] = mapped_column(Integer)
+    ram: Mapped[int] = mapped_column(Integer)  # MiB
+    disk: Mapped[int] = mapped_column(Integer)  # GiB
+    disk_template: Mapped[str] = mapped_column(String(32), default="plain")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Image(Timestamped, Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(String(1024))
+    os: Mapped[str] = mapped_column(String(64), default="snf-image+default")
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class OperState(str, enum.Enum):
+    BUILD = "BUILD"
+    STARTED = "STARTED"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+    DESTROYED = "DESTROYED"
+
+
+class Server(Timestamped, Base):
+    __tablename__ = "servers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    flavor_id: Mapped[int] = mapped_column(ForeignKey("flavors.id"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    backend_id: Mapped[int | None] = mapped_column(ForeignKey("backends.id"), nullable=True, index=True)
+    operstate: Mapped[str] = mapped_column(String(16), default=OperState.BUILD.value, index=True)
+    backend_job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    backend_job_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    backend_opcode: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    backend_log_msg: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Ganeti time of the last successful job applied; older reports are ignored.
+    backend_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    build_percentage: Mapped[int] = mapped_column(Integer, default=0)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    flavor: Mapped[Flavor] = relationship(lazy="joined")
+    image: Mapped[Image] = relationship(lazy="joined")
+    backend: Mapped[Backend | None] = relationship(lazy="joined")
+
+    def instance_name(self, prefix: str) -> str:
+        return f"{prefix}{self.id}"
+
+
+class OpStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class Step(str, enum.Enum):
+    ALLOCATE = "allocate"
+    SUBMIT = "submit"
+    POLL = "poll"
+    FINALIZE = "finalize"
+    DONE = "done"
+
+
+class Operation(Timestamped, Base):
+    """The durable record of one requested action, written before anything is enqueued."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"), nullable=True, index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OpStatus.PENDING.value, index=True)
+    step: Mapped[str] = mapped_column(String(16), default=Step.ALLOCATE.value)
+    backend_id: Mapped[int | None] = mapped_column(ForeignKey("backends.id"), nullable=True)
+    job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    job_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    server: Mapped[Server | None] = relationship(lazy="joined")
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (OpStatus.SUCCEEDED.value, OpStatus.FAILED.value)
+
+
+class Token(Base):
+    """An API token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

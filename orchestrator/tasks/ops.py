@@ -1,0 +1,78 @@
+"""The operation chain: allocate_backend → submit_job → poll_job → finalize.
+
+Every task takes the operation id only; the operation row says where it stands.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from celery import chain
+from celery.utils.time import get_exponential_backoff_interval
+
+from .. import steps
+from ..celery_app import app
+from ..db import session_scope
+from ..rapi import RapiUnavailable
+from ..settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _run_step(task, step: Callable, op_id: int):
+    """Run one step; on a transient RAPI error retry with backoff and jitter, up to a limit."""
+    try:
+        with session_scope() as session:
+            return step(session, op_id)
+    except RapiUnavailable as exc:
+        with session_scope() as session:
+            attempts = steps.note_transient_error(session, op_id, exc.message)
+        limit = get_settings().rapi_max_attempts
+        if attempts >= limit:
+            with session_scope() as session:
+                steps.give_up(session, op_id, f"gave up after {attempts} attempts: {exc.message}")
+            return None
+        countdown = get_exponential_backoff_interval(
+            factor=1, retries=attempts, maximum=60, full_jitter=True
+        )
+        log.info("op=%s transient error, retry %s/%s in %ss: %s", op_id, attempts, limit, countdown, exc.message)
+        raise task.retry(countdown=countdown, max_retries=None)
+
+
+@app.task(name="orchestrator.ops.allocate_backend", bind=True)
+def allocate_backend(self, op_id: int) -> int:
+    _run_step(self, steps.allocate, op_id)
+    return op_id
+
+
+@app.task(name="orchestrator.ops.submit_job", bind=True)
+def submit_job(self, op_id: int) -> int:
+    _run_step(self, steps.submit, op_id)
+    return op_id
+
+
+@app.task(name="orchestrator.ops.poll_job", bind=True)
+def poll_job(self, op_id: int) -> int:
+    if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
+        raise self.retry(countdown=get_settings().poll_interval_s, max_retries=None)
+    return op_id
+
+
+@app.task(name="orchestrator.ops.finalize", bind=True)
+def finalize(self, op_id: int) -> int:
+    _run_step(self, steps.finalize, op_id)
+    return op_id
+
+
+def operation_chain(op_id: int):
+    """The whole chain; steps already done return at once, so it resumes anywhere."""
+    return chain(
+        allocate_backend.si(op_id),
+        submit_job.si(op_id),
+        poll_job.si(op_id),
+        finalize.si(op_id),
+    )
+
+
+def enqueue(op_id: int) -> None:
+    operation_chain(op_id).apply_async()

@@ -1,0 +1,194 @@
+"""The test harness: real redis-server, PostgreSQL, simulated clusters over HTTP and
+real Celery worker processes. Nothing here mocks the code under test."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUES = "provisioning,polling,events,periodic"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator:
+    from tests.harness.services import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterator:
+    from tests.harness.services import PostgresServer
+
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Worker:
+    """A real `celery worker` process (prefork), so it can be killed like one in production."""
+
+    env: dict[str, str]
+    log_path: Path
+    concurrency: int = 2
+    queues: str = QUEUES
+    name: str = "worker"
+    proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "Worker":
+        from orchestrator.celery_app import app
+
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "worker",
+             "-Q", self.queues, "-c", str(self.concurrency), "-E", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle", "-n", f"{self.name}-{os.getpid()}@%h"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: app.control.ping(timeout=0.5) or self._died(), timeout, what="worker ping")
+        return self
+
+    def _died(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"worker exited {self.proc.returncode}; log:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@dataclass
+class Stack:
+    """Everything a user or operator touches, wired together on one database."""
+
+    kind: str
+    db_url: str
+    env: dict[str, str]
+    sim: object
+    app: object
+    worker: Worker
+    tmp: Path
+    admin_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def client(self):
+        return self.app.test_client()
+
+    def session(self):
+        from orchestrator.db import get_sessionmaker
+
+        return get_sessionmaker(self.db_url)()
+
+    def server(self, server_id: int) -> dict:
+        response = self.client.get(f"/api/v1/servers/{server_id}", headers=self.admin_headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def wait_status(self, server_id: int, statuses: set[str], timeout: float = 30.0) -> dict:
+        return wait_for(
+            lambda: (lambda s: s if s["status"] in statuses else None)(self.server(server_id)),
+            timeout, what=f"server {server_id} in {statuses}",
+        )
+
+    def create_server(self, headers: dict | None = None, **body) -> tuple[int, dict]:
+        body.setdefault("name", "vm")
+        body.setdefault("flavor_id", 1)
+        body.setdefault("image_id", 1)
+        response = self.client.post("/api/v1/servers", json=body, headers=headers or self.admin_headers)
+        return response.status_code, response.json
+
+
+def _stack_env(kind: str, db_url: str, redis_server, tmp: Path) -> dict[str, str]:
+    dbs = {"sqlite": (0, 1, 2), "postgresql": (3, 4, 5)}[kind]
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=db_url,
+        CELERY_BROKER_URL=redis_server.url(dbs[0]),
+        CELERY_RESULT_BACKEND=redis_server.url(dbs[1]),
+        REDIS_URL=redis_server.url(dbs[2]),
+        ORCHESTRATOR_VAR_DIR=str(tmp),
+        ORCHESTRATOR_ADMIN_TOKEN="test-admin-token",
+        POLL_INTERVAL_S="0.2",
+        BACKEND_REFRESH_MIN="0.05",
+        RAPI_TIMEOUT_S="5",
+        LOG_LEVEL="INFO",
+    )
+    return env
+
+
+def _use_env(env: dict[str, str]) -> None:
+    """Point this process (the API under test, the task producer) at the stack."""
+    from orchestrator.celery_app import app
+    from orchestrator.settings import reload_settings
+
+    os.environ.update(env)
+    settings = reload_settings()
+    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
+    app.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
+    from api.app import create_app
+    from ganeti_sim import SimFleet
+    from orchestrator import demo, migrate
+    from orchestrator.db import session_scope
+
+    kind = request.param
+    tmp = tmp_path_factory.mktemp(f"stack-{kind}")
+    if kind == "sqlite":
+        db_url = f"sqlite:///{tmp / 'orchestrator.db'}"
+    else:
+        db_url = request.getfixturevalue("postgres_server").create_database(f"orch_{os.getpid()}_{int(time.time())}")
+
+    sim = SimFleet(clusters=2, base_port=0, host="127.0.0.1", job_duration=0.3, user="rapi", password="rapi-secret")
+    sim.start()
+    env = _stack_env(kind, db_url, redis_server, tmp)
+    env.update(SIM_CLUSTERS=str(len(sim.clusters)), SIM_HOST="127.0.0.1", SIM_RAPI_USER="rapi",
+               SIM_RAPI_PASSWORD="rapi-secret", SIM_SCHEME="http")
+    _use_env(env)
+    migrate.upgrade(db_url)
+    with session_scope(db_url) as session:
+        demo.seed(session, env={**env, "SIM_BASE_PORT": str(sim.clusters[0].port)})
+        from orchestrator.models import Backend
+        for backend, cluster in zip(session.query(Backend).order_by(Backend.id), sim.clusters):
+            backend.port = cluster.port  # base_port=0 gives ports that need not be consecutive
+        session.commit()
+
+    worker = Worker(env, tmp / "worker.log").start()
+    app = create_app()
+    app.config["TESTING"] = True
+    yield Stack(kind, db_url, env, sim, app, worker, tmp, {"Authorization": "Bearer test-admin-token"})
+    worker.stop()
+    sim.stop()

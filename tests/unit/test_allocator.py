@@ -1,0 +1,103 @@
+"""Synnefo's default allocation strategy, with figures worked by hand."""
+from __future__ import annotations
+
+import pytest
+
+from orchestrator import allocator
+from orchestrator.models import Backend, Flavor
+
+
+def backend(name, *, mtotal=32768, mfree=16384, dtotal=1_000_000, dfree=750_000, ctotal=16, pinst=5,
+            drained=False, offline=False, templates=("plain", "drbd")) -> Backend:
+    return Backend(clustername=name, host="h", port=5080, username="u", password="p", mtotal=mtotal,
+                   mfree=mfree, dtotal=dtotal, dfree=dfree, ctotal=ctotal, pinst_cnt=pinst,
+                   drained=drained, offline=offline, disk_templates=list(templates))
+
+
+def plain_flavor() -> Flavor:
+    return Flavor(name="f", cpu=1, ram=1024, disk=10, disk_template="plain")
+
+
+def test_score_worked_by_hand():
+    # cpu_ratio = 4*(5+1)/(3*16) = 0.5; mem = 1 - 16384/32768 = 0.5; disk = 1 - 750000/1000000 = 0.25
+    # score = 0.5*0.5 + 0.5*(0.5 + 0.25) = 0.625
+    assert allocator.score(backend("a")) == pytest.approx(0.625)
+    # cpu_ratio = 4*3/(3*32) = 0.125; mem = 0.25; disk = 0.5 -> 0.0625 + 0.375 = 0.4375
+    b = backend("b", mtotal=65536, mfree=49152, dtotal=2_000_000, dfree=1_000_000, ctotal=32, pinst=2)
+    assert allocator.score(b) == pytest.approx(0.4375)
+    assert [x.clustername for x in allocator.rank([backend("a"), b])] == ["b", "a"]
+
+
+def test_filters_drop_drained_offline_and_disallowed_templates():
+    demand = allocator.Demand.of(plain_flavor())
+    pool = [backend("ok"), backend("drained", drained=True), backend("offline", offline=True),
+            backend("drbd-only", templates=("drbd",)), backend("full", mfree=512)]
+    assert [b.clustername for b in allocator.candidates(pool, demand)] == ["ok"]
+
+
+def test_room_needs_memory_disk_and_vcpu_ratio():
+    demand = allocator.Demand.of(plain_flavor())  # 1024 MiB, 10240 MiB disk
+    assert allocator.has_room(backend("a"), demand)
+    assert not allocator.has_room(backend("a", mfree=1024), demand)  # must be larger than the VM
+    assert not allocator.has_room(backend("a", dfree=10_240), demand)
+    # (pinst+1)*4/ctotal: (11+1)*4/16 = 3.0 is not below 3
+    assert not allocator.has_room(backend("a", pinst=11), demand)
+    assert allocator.has_room(backend("a", pinst=10), demand)  # 44/16 = 2.75
+
+
+def test_falls_back_to_all_usable_when_none_has_room():
+    demand = allocator.Demand.of(plain_flavor())
+    pool = [backend("x", mfree=100), backend("y", mfree=200), backend("z", drained=True, mfree=0)]
+    assert sorted(b.clustername for b in allocator.candidates(pool, demand)) == ["x", "y"]
+
+
+def test_drbd_counts_disk_twice():
+    drbd = Flavor(name="d", cpu=1, ram=1024, disk=10, disk_template="drbd")
+    assert allocator.Demand.of(drbd).disk_mib == 20_480
+
+
+def test_allocate_picks_lowest_score_and_reserves_in_the_database(session):
+    flavor = plain_flavor()
+    a = backend("a")
+    b = backend("b", mtotal=65536, mfree=49152, dtotal=2_000_000, dfree=1_000_000, ctotal=32, pinst=2)
+    session.add_all([a, b, flavor])
+    session.commit()
+    chosen = allocator.allocate(session, flavor)
+    session.commit()
+    assert chosen.clustername == "b"
+    session.refresh(b)
+    assert (b.mfree, b.dfree, b.pinst_cnt) == (49152 - 1024, 1_000_000 - 10_240, 3)
+    session.refresh(a)
+    assert (a.mfree, a.dfree, a.pinst_cnt) == (16384, 750_000, 5)
+
+
+def test_reservations_move_later_allocations(session):
+    flavor = plain_flavor()
+    # Two equal backends: the first allocation makes its winner worse, so the next goes elsewhere.
+    session.add_all([backend("a"), backend("b"), flavor])
+    session.commit()
+    first = allocator.allocate(session, flavor).clustername
+    session.commit()
+    session.expire_all()
+    second = allocator.allocate(session, flavor).clustername
+    session.commit()
+    assert {first, second} == {"a", "b"}
+
+
+def test_pinned_backend_is_used_even_when_drained_but_never_offline(session):
+    flavor = plain_flavor()
+    drained = backend("drained", drained=True)
+    offline = backend("offline", offline=True)
+    session.add_all([backend("a"), drained, offline, flavor])
+    session.commit()
+    assert allocator.allocate(session, flavor, pinned_backend_id=drained.id).clustername == "drained"
+    with pytest.raises(allocator.NoBackendAvailable, match="offline"):
+        allocator.allocate(session, flavor, pinned_backend_id=offline.id)
+
+
+def test_no_usable_backend_says_why(session):
+    flavor = plain_flavor()
+    session.add_all([backend("d", drained=True), flavor])
+    session.commit()
+    with pytest.raises(allocator.NoBackendAvailable, match="offline, drained"):
+        allocator.allocate(session, flavor)

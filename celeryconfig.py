@@ -50,4 +50,8 @@ beat_schedule = {
         "task": "orchestrator.periodic.refresh_backend_stats",
         "schedule": _settings.backend_refresh_min * 60,
     },
+    "recover-operations": {
+        "task": "orchestrator.periodic.recover_operations",
+        "schedule": max(1.0, _settings.operation_stall_s / 2),
+    },
 }

@@ -9,7 +9,9 @@ from orchestrator.logs import setup_logging
 from orchestrator.settings import Settings, get_settings
 
 from . import errors
-from .views import catalog, health, servers
+from orchestrator.vmconfig import ConfigStore
+
+from .views import catalog, health, operations, servers
 
 
 class OrchestratorApi(Api):
@@ -50,7 +52,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             session.close()
 
     api = OrchestratorApi(app)
-    for blueprint in (servers.blp, catalog.backends_blp, catalog.flavors_blp, catalog.images_blp, health.blp):
+    app.extensions["vmconfig"] = ConfigStore.from_url(settings.redis_url, settings.vm_config_ttl_s)
+    blueprints = (servers.blp, operations.blp, operations.config_blp, catalog.backends_blp,
+                  catalog.flavors_blp, catalog.images_blp, health.blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     errors.register(app)
     return app

@@ -25,6 +25,13 @@ class OperationSchema(ma.Schema):
     finished_at = ma.fields.DateTime(allow_none=True)
 
 
+class NicSchema(ma.Schema):
+    index = ma.fields.Integer()
+    ip = ma.fields.String(allow_none=True)
+    mac = ma.fields.String(allow_none=True)
+    network = ma.fields.String(allow_none=True)
+
+
 class ServerSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String()
@@ -35,6 +42,7 @@ class ServerSchema(ma.Schema):
     image_id = ma.fields.Integer()
     backend_id = ma.fields.Integer(allow_none=True)
     build_percentage = ma.fields.Integer()
+    nics = ma.fields.List(ma.fields.Nested(NicSchema))
     backend_job_id = ma.fields.Integer(allow_none=True)
     backend_job_status = ma.fields.String(allow_none=True)
     backend_opcode = ma.fields.String(allow_none=True)
@@ -49,10 +57,36 @@ class ServerCreateSchema(ma.Schema):
     flavor_id = ma.fields.Integer(required=True, strict=True)
     image_id = ma.fields.Integer(required=True, strict=True)
     backend_id = ma.fields.Integer(strict=True, load_default=None, metadata={"description": "admin only"})
+    password = ma.fields.String(load_only=True, load_default=None, validate=validate.Length(min=8, max=128),
+                                metadata={"description": "generated when absent; never stored"})
 
 
 class ServerAcceptedSchema(ServerSchema):
     operation = ma.fields.Nested(OperationSchema)
+    config_url = ma.fields.String(metadata={"description": "one-time URL returning the password and config"})
+
+
+class ActionSchema(ma.Schema):
+    action = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["start", "shutdown", "reboot", "resize", "suspend", "unsuspend"]),
+    )
+    type = ma.fields.String(load_default=None, validate=validate.OneOf(["soft", "hard"]),
+                            metadata={"description": "reboot only"})
+    flavor_id = ma.fields.Integer(strict=True, load_default=None, metadata={"description": "resize only"})
+
+
+class OperationQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=validate.OneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]))
+    kind = ma.fields.String(validate=validate.Length(max=32))
+    server_id = ma.fields.Integer()
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class VmConfigSchema(ma.Schema):
+    server_id = ma.fields.Integer()
+    password = ma.fields.String()
+    config = ma.fields.Dict()
 
 
 class BackendSchema(ma.Schema):

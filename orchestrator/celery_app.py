@@ -6,7 +6,7 @@ from celery.signals import setup_logging as celery_setup_logging
 
 from .logs import setup_logging
 
-app = Celery("orchestrator", include=["orchestrator.tasks.ops", "orchestrator.tasks.periodic"])
+app = Celery("orchestrator", include=["orchestrator.tasks.ops", "orchestrator.tasks.events", "orchestrator.tasks.periodic"])
 app.config_from_object("celeryconfig")
 
 

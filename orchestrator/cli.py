@@ -81,5 +81,82 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
+def _table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "") if r.get(c) is not None else "-").ljust(widths[c]) for c in columns)
+              for r in rows]
+    return "\n".join(lines)
+
+
+def _emit(rows: list[dict], columns: list[str], output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(rows, default=str, indent=2))
+    else:
+        click.echo(_table(rows, columns))
+
+
+OP_COLUMNS = ["id", "kind", "server_id", "user_id", "status", "step", "job_id", "attempts", "error", "updated_at"]
+
+
+def _op_row(op) -> dict:
+    return {c: getattr(op, c) for c in OP_COLUMNS}
+
+
+@main.group()
+def operation() -> None:
+    """Durable operations."""
+
+
+@operation.command("list")
+@click.option("--status", type=click.Choice(["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]))
+@click.option("--kind")
+@click.option("--server", "server_id", type=int)
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def operation_list(status, kind, server_id, limit, output) -> None:
+    """Operations, newest first: `--status FAILED` shows what needs attention."""
+    from . import operations
+
+    with session_scope() as session:
+        ops = operations.list_operations(session, user_id="", admin=True, status=status, kind=kind,
+                                         server_id=server_id, limit=limit)
+        _emit([_op_row(op) for op in ops], OP_COLUMNS, output)
+
+
+@operation.command("show")
+@click.argument("op_id", type=int)
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def operation_show(op_id: int, output: str) -> None:
+    """One operation with its step, attempts and error."""
+    from . import operations
+
+    with session_scope() as session:
+        try:
+            op = operations.get_operation(session, op_id, user_id="", admin=True)
+        except DomainError as exc:
+            _fail(exc.message)
+        _emit([_op_row(op)], OP_COLUMNS, output)
+
+
+@operation.command("retry")
+@click.argument("op_id", type=int)
+def operation_retry(op_id: int) -> None:
+    """Resume a FAILED operation at the step that failed."""
+    from . import operations
+    from .tasks import ops
+
+    with session_scope() as session:
+        try:
+            op = operations.get_operation(session, op_id, user_id="", admin=True)
+            operations.reopen(session, op)
+        except DomainError as exc:
+            _fail(exc.message)
+        session.commit()
+        step = op.step
+    ops.enqueue(op_id)
+    click.echo(f"operation {op_id} resumed at step {step}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -21,3 +21,7 @@ class Invalid(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class Forbidden(DomainError):
+    status = 403

@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -104,6 +104,9 @@ class Server(Timestamped, Base):
     # Ganeti time of the last successful job applied; older reports are ignored.
     backend_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     build_percentage: Mapped[int] = mapped_column(Integer, default=0)
+    # What an in-flight action shows instead of the operstate (REBOOT, RESIZE), as Synnefo's task.
+    task: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    nics: Mapped[list[Any]] = mapped_column(JSON, default=list)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -130,10 +133,24 @@ class Step(str, enum.Enum):
     DONE = "done"
 
 
+IN_FLIGHT = ("PENDING", "RUNNING")
+
+
 class Operation(Timestamped, Base):
     """The durable record of one requested action, written before anything is enqueued."""
 
     __tablename__ = "operations"
+    # One operation in flight per server, enforced by the database so two racing
+    # requests cannot both start one.
+    __table_args__ = (
+        Index(
+            "uq_operations_in_flight_per_server",
+            "server_id",
+            unique=True,
+            sqlite_where=text("status IN ('PENDING', 'RUNNING')"),
+            postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -147,6 +164,10 @@ class Operation(Timestamped, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set just before a RAPI write is sent: on replay it means "look before submitting again".
+    submit_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Touched by every step run, polls included: recovery re-drives operations it stops moving.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     server: Mapped[Server | None] = relationship(lazy="joined")

@@ -186,9 +186,29 @@ class RapiClient:
     def delete_instance(self, name: str, *, reason: str | None = None) -> int:
         return int(self._request("DELETE", f"/2/instances/{name}", params=self._write_params(reason)))
 
+    def startup(self, name: str, *, reason: str | None = None) -> int:
+        return int(self._request("PUT", f"/2/instances/{name}/startup", params=self._write_params(reason)))
+
+    def shutdown(self, name: str, *, reason: str | None = None, timeout: int | None = None) -> int:
+        body = {"timeout": timeout} if timeout is not None else None
+        return int(self._request("PUT", f"/2/instances/{name}/shutdown", params=self._write_params(reason),
+                                 body=body))
+
+    def reboot(self, name: str, *, reboot_type: str = "soft", reason: str | None = None) -> int:
+        params = self._write_params(reason, type=reboot_type)
+        return int(self._request("POST", f"/2/instances/{name}/reboot", params=params))
+
+    def modify(self, name: str, *, reason: str | None = None, **changes: Any) -> int:
+        return int(self._request("PUT", f"/2/instances/{name}/modify", params=self._write_params(reason),
+                                 body=changes))
+
     # -- jobs --------------------------------------------------------------
     def job(self, job_id: int) -> dict[str, Any]:
         return self._request("GET", f"/2/jobs/{int(job_id)}")
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job the cluster still holds, with its opcodes (one bulk call)."""
+        return self._request("GET", "/2/jobs", params={"bulk": 1})
 
 
 _clients: dict[tuple, RapiClient] = {}

@@ -4,11 +4,24 @@ Nothing here talks to a cluster or a broker; the caller commits and enqueues.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import Invalid, NotFound
-from .models import Backend, Flavor, Image, Operation, OperState, Server, Step
+from .actions import ACTIONS
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
+
+# Operstates each user action may start from, as Synnefo allows them.
+ALLOWED_FROM = {
+    "start": {OperState.STOPPED.value, OperState.ERROR.value},
+    "shutdown": {OperState.STARTED.value},
+    "reboot": {OperState.STARTED.value},
+    "resize": {OperState.STOPPED.value},
+}
+REBOOT_TYPES = ("soft", "hard")
 
 
 def visible_image(session: Session, image_id: int, user_id: str, *, admin: bool) -> Image:
@@ -18,10 +31,10 @@ def visible_image(session: Session, image_id: int, user_id: str, *, admin: bool)
     return image
 
 
-def usable_flavor(session: Session, flavor_id: int) -> Flavor:
+def usable_flavor(session: Session, flavor_id: int, field: str = "flavor_id") -> Flavor:
     flavor = session.get(Flavor, flavor_id)
     if flavor is None or flavor.deleted:
-        raise Invalid(f"flavor {flavor_id} does not exist", field="flavor_id")
+        raise Invalid(f"flavor {flavor_id} does not exist", field=field)
     return flavor
 
 
@@ -34,8 +47,12 @@ def request_create(
     image_id: int,
     admin: bool = False,
     backend_id: int | None = None,
+    config_url: str | None = None,
 ) -> tuple[Server, Operation]:
-    """Write a BUILD server and its create operation (flushed, not committed)."""
+    """Write a BUILD server and its create operation (flushed, not committed).
+
+    `config_url` is the installer's one-time URL; it goes to Ganeti in osparams.
+    """
     flavor = usable_flavor(session, flavor_id)
     image = visible_image(session, image_id, user_id, admin=admin)
     if backend_id is not None:
@@ -43,21 +60,117 @@ def request_create(
             raise Invalid("only administrators may choose a backend", field="backend_id")
         if session.get(Backend, backend_id) is None:
             raise Invalid(f"backend {backend_id} does not exist", field="backend_id")
-    server = Server(
-        user_id=user_id, name=name, flavor=flavor, image=image, operstate=OperState.BUILD.value
-    )
+    server = Server(user_id=user_id, name=name, flavor=flavor, image=image, operstate=OperState.BUILD.value)
     session.add(server)
     session.flush()
-    op = Operation(
-        kind="create",
-        server_id=server.id,
-        user_id=user_id,
-        step=Step.ALLOCATE.value,
-        params={"backend_id": backend_id} if backend_id is not None else {},
-    )
+    params: dict[str, Any] = {}
+    if backend_id is not None:
+        params["backend_id"] = backend_id
+    if config_url:
+        params["config_url"] = config_url
+    op = Operation(kind="create", server_id=server.id, user_id=user_id, step=Step.ALLOCATE.value, params=params)
     session.add(op)
     session.flush()
     return server, op
+
+
+def in_flight(session: Session, server_id: int) -> Operation | None:
+    return session.scalars(
+        select(Operation).where(Operation.server_id == server_id, Operation.status.in_(IN_FLIGHT))
+    ).first()
+
+
+def _insert_operation(session: Session, op: Operation) -> Operation:
+    """Insert under the one-in-flight-per-server index; a lost race becomes a 409."""
+    try:
+        with session.begin_nested():
+            session.add(op)
+            session.flush()
+    except IntegrityError:
+        current = in_flight(session, op.server_id)
+        raise Conflict(
+            f"operation {current.id if current else '?'} ({current.kind if current else 'unknown'}) "
+            "is in flight for this server"
+        ) from None
+    return op
+
+
+def _supersede(session: Session, server: Server, by: str) -> None:
+    """Destroy wins: whatever is queued for the server is ended; its chain then stops."""
+    session.execute(
+        update(Operation)
+        .where(Operation.server_id == server.id, Operation.status.in_(IN_FLIGHT))
+        .values(status=OpStatus.FAILED.value, step=Step.DONE.value, error=f"superseded by {by}",
+                finished_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    server.task = None
+
+
+def request_action(
+    session: Session, server: Server, action: str, *, user_id: str, admin: bool, **params: Any
+) -> Operation:
+    """Validate an action on `server` and write its operation (flushed, not committed)."""
+    if server.deleted or server.operstate == OperState.DESTROYED.value:
+        raise Conflict(f"server {server.id} is deleted")
+    if server.suspended and not admin:
+        raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
+    if action in ("suspend", "unsuspend"):
+        return _set_suspended(session, server, action, user_id=user_id, admin=admin)
+    if action not in ACTIONS or action == "create":
+        raise Invalid(f"unknown action {action!r}", field="action")
+    op_params: dict[str, Any] = {}
+    if action == "destroy":
+        _supersede(session, server, "destroy")
+    else:
+        current = in_flight(session, server.id)
+        if current is not None:
+            raise Conflict(f"operation {current.id} ({current.kind}) is in flight for this server")
+        if server.operstate not in ALLOWED_FROM[action]:
+            raise Conflict(f"cannot {action} a server in state {server.operstate}")
+    if action == "reboot":
+        kind = params.get("type") or "soft"
+        if kind not in REBOOT_TYPES:
+            raise Invalid(f"reboot type must be one of {', '.join(REBOOT_TYPES)}", field="type")
+        op_params["type"] = kind
+    if action == "resize":
+        op_params.update(_resize_params(session, server, params.get("flavor_id")))
+    if server.backend_id is None and action == "destroy":
+        # The create never reached a cluster: nothing to remove there.
+        server.operstate = OperState.DESTROYED.value
+        server.deleted = True
+        op = Operation(kind=action, server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
+                       step=Step.DONE.value, finished_at=utcnow())
+        return _insert_operation(session, op)
+    op = Operation(kind=action, server_id=server.id, user_id=user_id, step=Step.SUBMIT.value,
+                   backend_id=server.backend_id, params=op_params)
+    _insert_operation(session, op)
+    server.task = ACTIONS[action].task
+    return op
+
+
+def _resize_params(session: Session, server: Server, flavor_id: Any) -> dict[str, Any]:
+    if flavor_id is None:
+        raise Invalid("resize needs a flavor_id", field="flavor_id")
+    flavor = usable_flavor(session, int(flavor_id))
+    current = server.flavor
+    if flavor.id == current.id:
+        raise Invalid("the server already has this flavor", field="flavor_id")
+    if (flavor.disk, flavor.disk_template) != (current.disk, current.disk_template):
+        raise Invalid("resize changes CPUs and memory only: disk and disk template must match",
+                      field="flavor_id")
+    return {"flavor_id": flavor.id, "cpu": flavor.cpu, "ram": flavor.ram}
+
+
+def _set_suspended(session: Session, server: Server, action: str, *, user_id: str, admin: bool) -> Operation:
+    if not admin:
+        raise Forbidden(f"only administrators may {action} a server")
+    server.suspended = action == "suspend"
+    op = Operation(kind=action, server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
+                   step=Step.DONE.value, finished_at=utcnow())
+    session.add(op)
+    session.flush()
+    return op
 
 
 def get_server(session: Session, server_id: int, *, user_id: str, admin: bool) -> Server:

@@ -41,7 +41,9 @@ class Settings:
     backend_per_user: dict[str, int] = field(default_factory=dict)
     admin_token: str = DEV_ADMIN_TOKEN
     poll_interval_s: float = 1.0
-    poll_timeout_s: float = 3600.0
+    operation_stall_s: float = 300.0
+    vm_config_ttl_s: int = 3600
+    public_api_url: str = "http://127.0.0.1:8000"
     rapi_timeout_s: float = 10.0
     rapi_max_attempts: int = 6
     rapi_verify_tls: bool = True
@@ -65,7 +67,9 @@ class Settings:
             backend_per_user=_per_user(env.get("BACKEND_PER_USER", "")),
             admin_token=env.get("ORCHESTRATOR_ADMIN_TOKEN") or DEV_ADMIN_TOKEN,
             poll_interval_s=float(env.get("POLL_INTERVAL_S", "1.0")),
-            poll_timeout_s=float(env.get("POLL_TIMEOUT_S", "3600")),
+            operation_stall_s=float(env.get("OPERATION_STALL_S", "300")),
+            vm_config_ttl_s=int(env.get("VM_CONFIG_TTL_S", "3600")),
+            public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT', '8000')}",
             rapi_timeout_s=float(env.get("RAPI_TIMEOUT_S", "10")),
             rapi_max_attempts=int(env.get("RAPI_MAX_ATTEMPTS", "6")),
             rapi_verify_tls=_bool(env.get("RAPI_VERIFY_TLS", "true")),

@@ -42,6 +42,9 @@ API_STATUS = {
 
 
 def api_status(server: Server) -> str:
+    """The operstate's status, or REBOOT/RESIZE while such an action runs on a live server."""
+    if server.task and server.operstate in (OperState.STARTED.value, OperState.STOPPED.value):
+        return server.task
     return API_STATUS.get(server.operstate, "ERROR")
 
 
@@ -90,6 +93,8 @@ def apply_job_report(server: Server, report: JobReport) -> bool:
             server.operstate = new_state.value
         if report.opcode == OP_CREATE:
             server.build_percentage = 100
+        if report.opcode == OP_SET_PARAMS and report.extra.get("flavor_id"):
+            server.flavor_id = int(report.extra["flavor_id"])
         if new_state is OperState.DESTROYED:
             server.deleted = True
     elif report.opcode == OP_CREATE:

@@ -6,6 +6,7 @@ Transient RAPI errors propagate so that the Celery task can retry with backoff.
 """
 from __future__ import annotations
 
+import json
 import logging
 from enum import Enum
 
@@ -13,12 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import allocator, backends
-from .models import Backend, Operation, OperState, OpStatus, Server, Step, utcnow
-from .rapi import JobFailed, RapiError, RapiUnavailable, job_error
+from .actions import ACTIONS, op_tag
+from .crashpoints import crash_point
+from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
+from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
 from .settings import get_settings
-from .state import OP_CREATE, JobReport, apply_job_report
+from .state import JobReport, apply_job_report
 
 log = logging.getLogger(__name__)
+
+FINAL_JOB_STATUSES = ("success", "error", "canceled")
 
 
 class Poll(Enum):
@@ -31,32 +36,37 @@ def reason(op: Operation) -> str:
     return f"orchestrator:op:{op.id}"
 
 
-def op_tag(op: Operation) -> str:
-    return f"orchestrator-op-{op.id}"
-
-
 def _load(session: Session, op_id: int) -> Operation:
     op = session.get(Operation, op_id, with_for_update=True, populate_existing=True)
     if op is None:
         raise LookupError(f"operation {op_id} does not exist")
+    op.heartbeat_at = utcnow()
     return op
-
-
-def fail(session: Session, op: Operation, message: str) -> None:
-    """End an operation in FAILED; a create that never reached Ganeti leaves its server in ERROR."""
-    op.status = OpStatus.FAILED.value
-    op.error = message
-    op.step = Step.DONE.value
-    op.finished_at = utcnow()
-    server = op.server
-    if server is not None and op.kind == "create" and server.operstate == OperState.BUILD.value:
-        server.operstate = OperState.ERROR.value
-        server.backend_log_msg = message
-    log.warning("op=%s server=%s failed: %s", op.id, op.server_id, message)
 
 
 def _at(op: Operation, step: Step) -> bool:
     return not op.is_finished and op.step == step.value
+
+
+def _close(op: Operation, status: OpStatus) -> None:
+    """A failed operation keeps the step it failed at, so a retry resumes there."""
+    op.status = status.value
+    if status is OpStatus.SUCCEEDED:
+        op.step = Step.DONE.value
+    op.finished_at = utcnow()
+    if op.server is not None:
+        op.server.task = None
+
+
+def fail(session: Session, op: Operation, message: str) -> None:
+    """End an operation in FAILED; a create that never reached Ganeti leaves its server in ERROR."""
+    op.error = message
+    _close(op, OpStatus.FAILED)
+    server = op.server
+    if server is not None and op.kind == "create" and server.operstate == OperState.BUILD.value:
+        server.operstate = OperState.ERROR.value
+        server.backend_log_msg = message
+    log.warning("op=%s server=%s %s failed: %s", op.id, op.server_id, op.kind, message)
 
 
 def refresh_stale_backends(session: Session) -> None:
@@ -75,8 +85,11 @@ def allocate(session: Session, op_id: int) -> None:
     if not _at(op, Step.ALLOCATE):
         return
     server = op.server
-    settings = get_settings()
-    pinned = op.params.get("backend_id") or settings.backend_per_user.get(op.user_id)
+    if not ACTIONS[op.kind].allocates or server.backend_id is not None:
+        op.step = Step.SUBMIT.value
+        session.commit()
+        return
+    pinned = op.params.get("backend_id") or get_settings().backend_per_user.get(op.user_id)
     op.status = OpStatus.RUNNING.value
     try:
         backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned)
@@ -88,57 +101,82 @@ def allocate(session: Session, op_id: int) -> None:
     op.backend_id = backend.id
     op.step = Step.SUBMIT.value
     op.attempts = 0
+    crash_point("allocate.before_commit", op.id)
     session.commit()
     log.info("op=%s server=%s allocated backend=%s", op.id, server.id, backend.id)
 
 
-def create_spec(op: Operation, server: Server, prefix: str) -> dict:
-    flavor, image = server.flavor, server.image
-    return {
-        "mode": "create",
-        "instance_name": server.instance_name(prefix),
-        "disk_template": flavor.disk_template,
-        "disks": [{"size": flavor.disk * 1024}],
-        "nics": [{}],
-        "os_type": image.os,
-        "osparams": {"img_id": image.location, "img_format": image.properties.get("format", "diskdump")},
-        "beparams": {"maxmem": flavor.ram, "minmem": flavor.ram, "vcpus": flavor.cpu},
-        "hvparams": {},
-        "iallocator": "hail",
-        "start": True,
-        "name_check": False,
-        "ip_check": False,
-        "conflicts_check": False,
-        "tags": [op_tag(op)],
-    }
+def _carries_reason(job: dict, text: str) -> bool:
+    return any(text in json.dumps(op.get("reason", [])) for op in job.get("ops") or [])
+
+
+def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int | None, bool]:
+    """After a submit that may have reached Ganeti: (its job id, whether it is known to exist).
+
+    Looks for a job carrying the operation's reason (one bulk call); for a create whose
+    job is gone from the queue, the instance tagged with the operation id proves it ran.
+    """
+    mine = [int(j["id"]) for j in client.jobs() if _carries_reason(j, reason(op))]
+    if mine:
+        return max(mine), True
+    if op.kind == "create":
+        try:
+            found = client.instance(instance)
+        except RapiNotFound:
+            return None, False
+        if op_tag(op) in (found.get("tags") or []):
+            return None, True
+    return None, False
 
 
 def submit(session: Session, op_id: int) -> None:
     op = _load(session, op_id)
     if not _at(op, Step.SUBMIT):
         return
-    server = op.server
+    server, action = op.server, ACTIONS[op.kind]
     client = backends.cluster_client(server.backend)
+    name = server.instance_name(get_settings().backend_prefix_id)
+    op.status = OpStatus.RUNNING.value
+    if op.submit_started_at is not None:
+        job_id, exists = find_own_job(client, op, name)
+        if exists:
+            _record_submitted(session, op, job_id, action.opcode)
+            log.info("op=%s server=%s found its own job=%s on replay", op.id, server.id, job_id)
+            return
+    op.submit_started_at = utcnow()
+    session.commit()  # the marker is durable before the write is sent
     try:
-        job_id = client.create_instance(
-            create_spec(op, server, get_settings().backend_prefix_id), reason=reason(op)
-        )
+        job_id = action.submit(client, op, server, name, reason(op))
     except RapiUnavailable:
         raise
     except RapiError as exc:
-        fail(session, op, f"the cluster refused the create: {exc.message}")
+        fail(session, op, f"the cluster refused the {op.kind}: {exc.message}")
         session.commit()
         return
-    op.job_id = job_id
-    op.job_status = "queued"
+    crash_point("submit.after_write", op_id)
+    op = _load(session, op_id)  # it may have been superseded while the write was in flight
+    if op.is_finished:
+        op.job_id = job_id
+        session.commit()
+        return
+    _record_submitted(session, op, job_id, action.opcode)
+    log.info("op=%s server=%s submitted %s job=%s", op.id, server.id, op.kind, job_id)
+
+
+def _record_submitted(session: Session, op: Operation, job_id: int | None, opcode: str) -> None:
+    server = op.server
     op.error = None
-    op.step = Step.POLL.value
     op.attempts = 0
-    server.backend_job_id = job_id
-    server.backend_opcode = OP_CREATE
-    server.backend_job_status = "queued"
+    if job_id is None:  # the instance exists but its job was archived: it succeeded
+        op.job_status = "success"
+        apply_job_report(server, JobReport(0, opcode, "success", utcnow().timestamp(), extra=op.params))
+        op.step = Step.FINALIZE.value
+    else:
+        op.job_id = job_id
+        op.job_status = "queued"
+        op.step = Step.POLL.value
+        apply_job_report(server, JobReport(job_id, opcode, "queued", server.backend_time or 0.0))
     session.commit()
-    log.info("op=%s server=%s submitted job=%s", op.id, server.id, job_id)
 
 
 def _ts(value) -> float:
@@ -153,10 +191,9 @@ def poll(session: Session, op_id: int) -> Poll:
     op = _load(session, op_id)
     if not _at(op, Step.POLL):
         return Poll.DONE
-    server = op.server
-    client = backends.cluster_client(server.backend)
+    server, action = op.server, ACTIONS[op.kind]
     try:
-        job = client.job(op.job_id)
+        job = backends.cluster_client(server.backend).job(op.job_id)
     except RapiUnavailable:
         raise
     except RapiError as exc:
@@ -165,35 +202,48 @@ def poll(session: Session, op_id: int) -> Poll:
         return Poll.DONE
     status = job.get("status")
     op.job_status = status
-    final = status in ("success", "error", "canceled")
-    if final:
-        error = None if status == "success" else job_error(job)
-        report = JobReport(
-            job_id=op.job_id,
-            opcode=OP_CREATE,
-            status=status,
-            timestamp=_ts(job.get("end_ts")),
-            log_msg=error.message if isinstance(error, JobFailed) else None,
-            ecode=error.ecode if isinstance(error, JobFailed) else None,
-        )
-        apply_job_report(server, report)
-        op.error = error.message if error else None
-        op.step = Step.FINALIZE.value
-    else:
+    if status not in FINAL_JOB_STATUSES:
         server.backend_job_status = status
+        session.commit()
+        return Poll.PENDING
+    error = None if status == "success" else job_error(job)
+    report = JobReport(
+        job_id=op.job_id,
+        opcode=action.opcode,
+        status=status,
+        timestamp=_ts(job.get("end_ts")),
+        log_msg=error.message if error else None,
+        ecode=error.ecode if isinstance(error, JobFailed) else None,
+        extra=op.params,
+    )
+    apply_job_report(server, report)
+    conclude(op, report)
+    crash_point("poll.before_commit", op.id)
     session.commit()
-    return Poll.DONE if final else Poll.PENDING
+    return Poll.DONE
+
+
+def conclude(op: Operation, report: JobReport) -> None:
+    """The operation's job ended: remember how, and hand over to finalize."""
+    op.job_status = report.status
+    op.error = None if report.status == "success" else (report.log_msg or f"job {report.status}")
+    op.step = Step.FINALIZE.value
+
+
+def close_finalized(op: Operation) -> None:
+    # Removing what the cluster no longer has still leaves the server destroyed.
+    gone = op.kind == "destroy" and op.server.operstate == OperState.DESTROYED.value
+    _close(op, OpStatus.SUCCEEDED if op.job_status == "success" or gone else OpStatus.FAILED)
 
 
 def finalize(session: Session, op_id: int) -> None:
     op = _load(session, op_id)
     if not _at(op, Step.FINALIZE):
         return
-    op.status = OpStatus.SUCCEEDED.value if op.job_status == "success" else OpStatus.FAILED.value
-    op.step = Step.DONE.value
-    op.finished_at = utcnow()
+    close_finalized(op)
+    crash_point("finalize.before_commit", op.id)
     session.commit()
-    log.info("op=%s server=%s finished %s", op.id, op.server_id, op.status)
+    log.info("op=%s server=%s %s finished %s", op.id, op.server_id, op.kind, op.status)
 
 
 def note_transient_error(session: Session, op_id: int, message: str) -> int:

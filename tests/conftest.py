@@ -28,6 +28,40 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+DRILL_RESULTS = ROOT / "var" / "drill-results.jsonl"
+
+
+def record_drill(what: str, operations: int, as_expected: int, lost: int, duplicated: int,
+                 seconds: float, extra: str = "") -> None:
+    """One row of the drill table, printed at the end of the run (xdist workers included)."""
+    import json
+
+    DRILL_RESULTS.parent.mkdir(exist_ok=True)
+    with open(DRILL_RESULTS, "a") as out:
+        out.write(json.dumps(dict(what=what, operations=operations, as_expected=as_expected, lost=lost,
+                                  duplicated=duplicated, seconds=seconds, extra=extra)) + "\n")
+
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        DRILL_RESULTS.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    import json
+
+    if not DRILL_RESULTS.exists():
+        return
+    DRILL_ROWS = [json.loads(line) for line in DRILL_RESULTS.read_text().splitlines() if line]
+    write = terminalreporter.write_line
+    write("")
+    write("| drill | operations | ended as expected | lost | duplicated | time (s) | notes |")
+    write("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in DRILL_ROWS:
+        write(f"| {r['what']} | {r['operations']} | {r['as_expected']} | {r['lost']} | {r['duplicated']} "
+              f"| {r['seconds']:.1f} | {r['extra']} |")
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator:
     from tests.harness.services import RedisServer
@@ -68,6 +102,7 @@ class Worker:
              "-Q", self.queues, "-c", str(self.concurrency), "-E", "--loglevel=INFO",
              "--without-gossip", "--without-mingle", "-n", f"{self.name}-{os.getpid()}@%h"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a drill can kill it whole
         )
         wait_for(lambda: app.control.ping(timeout=0.5) or self._died(), timeout, what="worker ping")
         return self

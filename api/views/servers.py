@@ -1,23 +1,38 @@
-"""Servers: create answers 202 with the BUILD server and its operation."""
+"""Servers: every action answers 202 with its durable operation."""
 from __future__ import annotations
 
 import logging
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from orchestrator import servers
+from orchestrator import servers, vmconfig
 from orchestrator.tasks import ops
 
 from ..auth import principal, require_principal
 from ..errors import ErrorSchema
-from ..schemas import ServerAcceptedSchema, ServerCreateSchema, ServerSchema
+from ..schemas import ActionSchema, OperationSchema, ServerAcceptedSchema, ServerCreateSchema, ServerSchema
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint("servers", __name__, url_prefix="/api/v1/servers", description="Virtual machines")
 blp.before_request(require_principal)
+
+
+def _enqueue(op) -> None:
+    """The operation is committed first, so a broker failure here loses nothing: recovery re-drives it."""
+    try:
+        ops.enqueue(op.id)
+    except Exception:
+        log.exception("op=%s server=%s could not be enqueued; recovery will re-drive it", op.id, op.server_id)
+
+
+def _config_urls(store: vmconfig.ConfigStore, password: str, server_name: str) -> tuple[str, str]:
+    """Two one-time URLs with the same content: the user's and the OS installer's."""
+    base = current_app.config["SETTINGS"].public_api_url.rstrip("/")
+    config = {"password": password, "config": {"hostname": server_name}}
+    return tuple(f"{base}/api/v1/config/{store.put(config)}" for _ in range(2))
 
 
 @blp.route("")
@@ -34,17 +49,23 @@ class Servers(MethodView):
     @blp.alt_response(401, schema=ErrorSchema)
     @blp.alt_response(422, schema=ErrorSchema)
     def post(self, data):
-        """Create a server: the row and its operation are committed, then the chain is enqueued."""
+        """Create a server: the row and its operation are committed, then the chain is enqueued.
+
+        The response's `config_url` returns the VM's password once; it is never stored.
+        """
         who = principal()
+        password = data.pop("password") or vmconfig.generate_password()
+        # Validate before touching Redis, so bad input leaves nothing anywhere.
+        servers.usable_flavor(g.db, data["flavor_id"])
+        servers.visible_image(g.db, data["image_id"], who.user_id, admin=who.admin)
+        user_url, installer_url = _config_urls(current_app.extensions["vmconfig"], password, data["name"])
         server, op = servers.request_create(
-            g.db, user_id=who.user_id, admin=who.admin, **data
+            g.db, user_id=who.user_id, admin=who.admin, config_url=installer_url, **data
         )
         g.db.commit()
-        try:
-            ops.enqueue(op.id)
-        except Exception:  # the operation is durable; recovery re-drives it
-            log.exception("op=%s server=%s could not be enqueued", op.id, server.id)
+        _enqueue(op)
         server.operation = op
+        server.config_url = user_url
         return server
 
 
@@ -57,3 +78,33 @@ class ServerById(MethodView):
         """One server, as the database knows it."""
         who = principal()
         return servers.get_server(g.db, server_id, user_id=who.user_id, admin=who.admin)
+
+    @blp.response(202, OperationSchema)
+    @blp.alt_response(404, schema=ErrorSchema)
+    @blp.alt_response(409, schema=ErrorSchema)
+    def delete(self, server_id: int):
+        """Destroy a server; supersedes whatever action is queued for it."""
+        return _act(server_id, "destroy", {})
+
+
+@blp.route("/<int:server_id>/actions")
+class ServerActions(MethodView):
+    @blp.arguments(ActionSchema)
+    @blp.response(202, OperationSchema)
+    @blp.alt_response(404, schema=ErrorSchema)
+    @blp.alt_response(409, schema=ErrorSchema)
+    @blp.alt_response(422, schema=ErrorSchema)
+    def post(self, data, server_id: int):
+        """start, shutdown, reboot (type soft|hard), resize (flavor_id); admin: suspend, unsuspend."""
+        action = data.pop("action")
+        return _act(server_id, action, {k: v for k, v in data.items() if v is not None})
+
+
+def _act(server_id: int, action: str, params: dict):
+    who = principal()
+    server = servers.get_server(g.db, server_id, user_id=who.user_id, admin=who.admin)
+    op = servers.request_action(g.db, server, action, user_id=who.user_id, admin=who.admin, **params)
+    g.db.commit()
+    if not op.is_finished:
+        _enqueue(op)
+    return op

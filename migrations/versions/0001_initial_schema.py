@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:14:45.816880
+Create Date: 2026-11-22 23:27:54.673366
 """
 from alembic import op
 import sqlalchemy as sa
@@ -93,6 +93,8 @@ def upgrade() -> None:
     sa.Column('backend_log_msg', sa.Text(), nullable=True),
     sa.Column('backend_time', sa.Float(), nullable=True),
     sa.Column('build_percentage', sa.Integer(), nullable=False),
+    sa.Column('task', sa.String(length=16), nullable=True),
+    sa.Column('nics', sa.JSON(), nullable=False),
     sa.Column('suspended', sa.Boolean(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -120,6 +122,8 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('submit_started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -131,11 +135,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_operations_server_id'), ['server_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_operations_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_operations_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('uq_operations_in_flight_per_server', ['server_id'], unique=True, sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"), postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('operations', schema=None) as batch_op:
+        batch_op.drop_index('uq_operations_in_flight_per_server', sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"), postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"))
         batch_op.drop_index(batch_op.f('ix_operations_user_id'))
         batch_op.drop_index(batch_op.f('ix_operations_status'))
         batch_op.drop_index(batch_op.f('ix_operations_server_id'))

@@ -76,3 +76,19 @@ def operation_chain(op_id: int):
 
 def enqueue(op_id: int) -> None:
     operation_chain(op_id).apply_async()
+
+
+@app.task(name="orchestrator.ops.retry_operation")
+def retry_operation(op_id: int) -> int:
+    """Reopen a FAILED operation at its failed step and run its chain again.
+
+    Operators run it from the API, the CLI, or Flower (apply with the operation id).
+    """
+    from ..operations import reopen
+    from ..models import Operation
+
+    with session_scope() as session:
+        reopen(session, session.get(Operation, op_id))
+        session.commit()
+    enqueue(op_id)
+    return op_id

@@ -20,3 +20,20 @@ def refresh_backend_stats() -> dict[str, bool]:
             )
             session.commit()
     return answered
+
+
+@app.task(name="orchestrator.periodic.recover_operations")
+def recover_operations() -> list[int]:
+    """Re-drive in-flight operations whose chain stopped moving (e.g. a broker lost it).
+
+    Steps are idempotent, so a chain that was merely slow is harmless to send again.
+    """
+    from ..operations import stalled
+    from ..settings import get_settings
+    from .ops import enqueue
+
+    with session_scope() as session:
+        ids = [op.id for op in stalled(session, get_settings().operation_stall_s)]
+    for op_id in ids:
+        enqueue(op_id)
+    return ids

@@ -1,0 +1,66 @@
+"""What an operator sees and does: failed operations, retries, one-time passwords."""
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from tests.integration.helpers import RAPI_AUTH, instances_named, wait_operation
+
+pytestmark = pytest.mark.integration
+
+
+def _fail_next_jobs(stack, count: int) -> None:
+    for cluster in stack.sim.clusters:
+        response = requests.post(f"{cluster.url}/sim/faults", json={"fail_next_jobs": count}, auth=RAPI_AUTH, timeout=5)
+        assert response.status_code in (200, 204), response.text
+
+
+def _clear_faults(stack) -> None:
+    for cluster in stack.sim.clusters:
+        requests.delete(f"{cluster.url}/sim/faults", auth=RAPI_AUTH, timeout=5).raise_for_status()
+
+
+def test_failed_job_then_retry_through_the_api(stack):
+    _fail_next_jobs(stack, 1)
+    try:
+        status, created = stack.create_server(name="retry-me")
+        assert status == 202
+        op = wait_operation(stack, created["operation"]["id"])
+    finally:
+        _clear_faults(stack)
+    assert op["status"] == "FAILED" and op["error"]
+    assert stack.server(created["id"])["status"] == "ERROR"
+    failed = stack.client.get("/api/v1/operations", query_string={"status": "FAILED"}, headers=stack.admin_headers)
+    assert op["id"] in [o["id"] for o in failed.json]
+
+    response = stack.client.post(f"/api/v1/operations/{op['id']}/retry", headers=stack.admin_headers)
+    assert response.status_code == 202, response.json
+    assert wait_operation(stack, op["id"])["status"] == "SUCCEEDED"
+    assert stack.server(created["id"])["status"] == "ACTIVE"
+    assert len(instances_named(stack, f"snf-{created['id']}")) == 1
+
+    again = stack.client.post(f"/api/v1/operations/{op['id']}/retry", headers=stack.admin_headers)
+    assert again.status_code == 409
+
+
+def test_one_time_password_url_and_no_password_anywhere(stack):
+    password = "Secret-Passw0rd-XYZ"
+    status, created = stack.create_server(name="pw", password=password)
+    assert status == 202
+    assert password not in str(created)
+    stack.wait_status(created["id"], {"ACTIVE"})
+
+    path = created["config_url"].split("://", 1)[1].split("/", 1)[1]
+    first = stack.client.get(f"/{path}")
+    assert first.status_code == 200 and first.json["password"] == password
+    assert stack.client.get(f"/{path}").status_code == 404
+
+    # The password is in no table and no log line of the run.
+    with stack.session() as session:
+        for table in ("servers", "operations", "backends", "flavors", "images", "tokens"):
+            for row in session.execute(text(f"SELECT * FROM {table}")):
+                assert password not in str(tuple(row)), table
+    assert password not in stack.worker.log_path.read_text(errors="replace")
+    for instance in instances_named(stack, f"snf-{created['id']}"):
+        assert password not in str(instance)

@@ -50,6 +50,10 @@ beat_schedule = {
         "task": "orchestrator.periodic.refresh_backend_stats",
         "schedule": _settings.backend_refresh_min * 60,
     },
+    "reconcile-servers": {
+        "task": "orchestrator.periodic.reconcile_servers",
+        "schedule": _settings.reconciliation_interval_min * 60,
+    },
     "recover-operations": {
         "task": "orchestrator.periodic.recover_operations",
         "schedule": max(1.0, _settings.operation_stall_s / 2),

@@ -11,7 +11,7 @@ from orchestrator.settings import Settings, get_settings
 from . import errors
 from orchestrator.vmconfig import ConfigStore
 
-from .views import catalog, health, operations, servers
+from .views import admin, catalog, health, operations, servers
 
 
 class OrchestratorApi(Api):
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = OrchestratorApi(app)
     app.extensions["vmconfig"] = ConfigStore.from_url(settings.redis_url, settings.vm_config_ttl_s)
     blueprints = (servers.blp, operations.blp, operations.config_blp, catalog.backends_blp,
-                  catalog.flavors_blp, catalog.images_blp, health.blp)
+                  catalog.flavors_blp, catalog.images_blp, admin.blp, admin.refresh_blp, health.blp)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     errors.register(app)

@@ -134,3 +134,30 @@ class ImageSchema(ma.Schema):
     properties = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
     public = ma.fields.Boolean(load_default=False)
     owner = ma.fields.String(dump_only=True, allow_none=True)
+
+
+class FindingSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    backend_id = ma.fields.Integer(allow_none=True)
+    server_id = ma.fields.Integer(allow_none=True)
+    instance = ma.fields.String(allow_none=True)
+    details = ma.fields.Dict()
+    fixed = ma.fields.Boolean()
+    fix = ma.fields.String(allow_none=True)
+
+
+class ReconciliationRunSchema(ma.Schema):
+    id = ma.fields.Integer()
+    trigger = ma.fields.String()
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    fixes = ma.fields.List(ma.fields.String())
+    backends_checked = ma.fields.List(ma.fields.Integer())
+    backends_skipped = ma.fields.Dict()
+    servers_checked = ma.fields.Integer()
+    finding_count = ma.fields.Function(lambda run: len(run.findings))
+
+
+class ReconciliationRunDetailSchema(ReconciliationRunSchema):
+    findings = ma.fields.List(ma.fields.Nested(FindingSchema))

@@ -158,5 +158,83 @@ def operation_retry(op_id: int) -> None:
     click.echo(f"operation {op_id} resumed at step {step}")
 
 
+@main.group()
+def backend() -> None:
+    """Ganeti clusters."""
+
+
+BACKEND_COLUMNS = ["id", "clustername", "host", "port", "drained", "offline", "mfree", "mtotal", "dfree",
+                   "dtotal", "ctotal", "pinst_cnt", "stats_updated_at", "offline_reason"]
+
+
+@backend.command("update-status")
+@click.argument("backend_id", type=int, required=False)
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def backend_update_status(backend_id: int | None, output: str) -> None:
+    """Refresh capacity from the cluster (one bulk nodes call per backend)."""
+    from sqlalchemy import select
+
+    from . import backends as backends_mod
+    from .models import Backend
+
+    with session_scope() as session:
+        query = select(Backend).order_by(Backend.id)
+        if backend_id is not None:
+            query = query.where(Backend.id == backend_id)
+        rows = session.scalars(query).all()
+        if backend_id is not None and not rows:
+            _fail(f"backend {backend_id} does not exist")
+        for row in rows:
+            backends_mod.refresh_stats(session, row, backends_mod.cluster_client(row))
+            session.commit()
+        _emit([{c: getattr(r, c) for c in BACKEND_COLUMNS} for r in rows], BACKEND_COLUMNS, output)
+
+
+@main.group()
+def reconcile() -> None:
+    """Find and fix disagreements between the database and the clusters."""
+
+
+@reconcile.command("servers")
+@click.option("--backend", "backend_id", type=int, help="Only this backend.")
+@click.option("--fix-all", is_flag=True, help="Fix every kind of finding.")
+@click.option("--fix-stale", is_flag=True)
+@click.option("--fix-orphans", is_flag=True)
+@click.option("--fix-state", is_flag=True)
+@click.option("--fix-flavor", is_flag=True)
+@click.option("--fix-nics", is_flag=True)
+@click.option("--fix-build", is_flag=True)
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def reconcile_servers_cmd(backend_id, fix_all, fix_stale, fix_orphans, fix_state, fix_flavor, fix_nics,
+                          fix_build, output) -> None:
+    """Check every server now; detect only unless told to fix."""
+    from sqlalchemy import select
+
+    from . import backends as backends_mod
+    from . import reconciliation
+    from .models import Backend
+    from .settings import FIX_KINDS
+
+    chosen = {"stale": fix_stale, "orphan": fix_orphans, "state": fix_state, "flavor": fix_flavor,
+              "nics": fix_nics, "build": fix_build}
+    fixes = frozenset(FIX_KINDS) if fix_all else frozenset(k for k, v in chosen.items() if v)
+    with session_scope() as session:
+        query = select(Backend).order_by(Backend.id)
+        if backend_id is not None:
+            query = query.where(Backend.id == backend_id)
+        selected = session.scalars(query).all()
+        if backend_id is not None and not selected:
+            _fail(f"backend {backend_id} does not exist")
+        run = reconciliation.reconcile(session, selected, backends_mod.cluster_client,
+                                       reconciliation.Options(fixes=fixes), trigger="cli",
+                                       lock=reconciliation.redis_lock)
+        rows = [{"kind": f.kind, "server": f.server_id, "backend": f.backend_id, "instance": f.instance,
+                 "seen": json.dumps(f.details, default=str), "fixed": f.fixed, "fix": f.fix} for f in run.findings]
+        _emit(rows, ["kind", "server", "backend", "instance", "seen", "fixed", "fix"], output)
+        if output == "table":
+            click.echo(f"run {run.id}: {run.servers_checked} servers checked, {len(rows)} findings, "
+                       f"skipped: {run.backends_skipped or 'none'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -109,6 +109,8 @@ class Server(Timestamped, Base):
     nics: Mapped[list[Any]] = mapped_column(JSON, default=list)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Staggered reconciliation checks the least recently checked servers first.
+    last_reconciled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     flavor: Mapped[Flavor] = relationship(lazy="joined")
     image: Mapped[Image] = relationship(lazy="joined")
@@ -188,3 +190,38 @@ class Token(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReconciliationRun(Base):
+    """One reconciliation pass: what it looked at and what it found."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="beat")
+    fixes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    backends_checked: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    backends_skipped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    servers_checked: Mapped[int] = mapped_column(Integer, default=0)
+
+    findings: Mapped[list["Finding"]] = relationship(back_populates="run", order_by="Finding.id")
+
+
+class Finding(Base):
+    """A disagreement between the database and a cluster, and whether it was fixed."""
+
+    __tablename__ = "reconciliation_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    backend_id: Mapped[int | None] = mapped_column(ForeignKey("backends.id"), nullable=True)
+    server_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    instance: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fixed: Mapped[bool] = mapped_column(Boolean, default=False)
+    fix: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    run: Mapped[ReconciliationRun] = relationship(back_populates="findings")

@@ -28,6 +28,20 @@ def _per_user(value: str) -> dict[str, int]:
     return pins
 
 
+FIX_KINDS = ("stale", "orphan", "state", "flavor", "nics", "build")
+
+
+def _fixes(value: str) -> frozenset[str]:
+    """RECONCILIATION_FIXES: a comma list of fix kinds, or `all`."""
+    kinds = {k.strip() for k in value.split(",") if k.strip()}
+    if "all" in kinds:
+        return frozenset(FIX_KINDS)
+    unknown = kinds - set(FIX_KINDS)
+    if unknown:
+        raise ValueError(f"RECONCILIATION_FIXES: unknown {sorted(unknown)}; choose from {FIX_KINDS} or all")
+    return frozenset(kinds)
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -38,6 +52,8 @@ class Settings:
     backend_prefix_id: str = "snf-"
     backend_refresh_min: float = 5.0
     reconciliation_min: float = 30.0
+    reconciliation_interval_min: float = 1.0
+    reconciliation_fixes: frozenset[str] = frozenset()
     backend_per_user: dict[str, int] = field(default_factory=dict)
     admin_token: str = DEV_ADMIN_TOKEN
     poll_interval_s: float = 1.0
@@ -64,6 +80,8 @@ class Settings:
             backend_prefix_id=env.get("BACKEND_PREFIX_ID", "snf-"),
             backend_refresh_min=float(env.get("BACKEND_REFRESH_MIN", "5")),
             reconciliation_min=float(env.get("RECONCILIATION_MIN", "30")),
+            reconciliation_interval_min=float(env.get("RECONCILIATION_INTERVAL_MIN", "1")),
+            reconciliation_fixes=_fixes(env.get("RECONCILIATION_FIXES", "")),
             backend_per_user=_per_user(env.get("BACKEND_PER_USER", "")),
             admin_token=env.get("ORCHESTRATOR_ADMIN_TOKEN") or DEV_ADMIN_TOKEN,
             poll_interval_s=float(env.get("POLL_INTERVAL_S", "1.0")),

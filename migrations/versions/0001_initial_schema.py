@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:27:54.673366
+Create Date: 2026-11-22 23:43:08.434235
 """
 from alembic import op
 import sqlalchemy as sa
@@ -66,6 +66,17 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('reconciliation_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('trigger', sa.String(length=16), nullable=False),
+    sa.Column('fixes', sa.JSON(), nullable=False),
+    sa.Column('backends_checked', sa.JSON(), nullable=False),
+    sa.Column('backends_skipped', sa.JSON(), nullable=False),
+    sa.Column('servers_checked', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.String(length=255), nullable=False),
@@ -78,6 +89,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tokens_user_id'), ['user_id'], unique=False)
+
+    op.create_table('reconciliation_findings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('backend_id', sa.Integer(), nullable=True),
+    sa.Column('server_id', sa.Integer(), nullable=True),
+    sa.Column('instance', sa.String(length=255), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('fixed', sa.Boolean(), nullable=False),
+    sa.Column('fix', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['backend_id'], ['backends.id'], ),
+    sa.ForeignKeyConstraint(['run_id'], ['reconciliation_runs.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('reconciliation_findings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reconciliation_findings_run_id'), ['run_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reconciliation_findings_server_id'), ['server_id'], unique=False)
 
     op.create_table('servers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -97,6 +126,7 @@ def upgrade() -> None:
     sa.Column('nics', sa.JSON(), nullable=False),
     sa.Column('suspended', sa.Boolean(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
+    sa.Column('last_reconciled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['backend_id'], ['backends.id'], ),
@@ -153,10 +183,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_servers_backend_id'))
 
     op.drop_table('servers')
+    with op.batch_alter_table('reconciliation_findings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reconciliation_findings_server_id'))
+        batch_op.drop_index(batch_op.f('ix_reconciliation_findings_run_id'))
+
+    op.drop_table('reconciliation_findings')
     with op.batch_alter_table('tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tokens_user_id'))
 
     op.drop_table('tokens')
+    op.drop_table('reconciliation_runs')
     op.drop_table('images')
     op.drop_table('flavors')
     op.drop_table('backends')

@@ -37,3 +37,23 @@ def recover_operations() -> list[int]:
     for op_id in ids:
         enqueue(op_id)
     return ids
+
+
+@app.task(name="orchestrator.periodic.reconcile_servers")
+def reconcile_servers(fixes: list[str] | None = None, backend_id: int | None = None, staggered: bool = True) -> dict:
+    """A staggered pass over every backend, each under its Redis lock; fixes as configured."""
+    from .. import reconciliation
+    from ..settings import get_settings
+
+    settings = get_settings()
+    options = reconciliation.Options(
+        fixes=frozenset(fixes) if fixes is not None else settings.reconciliation_fixes,
+        interval_min=settings.reconciliation_interval_min if staggered else None,
+    )
+    with session_scope() as session:
+        query = select(Backend).order_by(Backend.id)
+        if backend_id is not None:
+            query = query.where(Backend.id == backend_id)
+        run = reconciliation.reconcile(session, session.scalars(query).all(), backends.cluster_client, options,
+                                       lock=reconciliation.redis_lock)
+        return {"run": run.id, "servers_checked": run.servers_checked, "findings": len(run.findings)}

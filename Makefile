@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      := .venv/bin/python
+# Extra pytest arguments, e.g. make test PYTEST_ARGS='-k create -x'
+PYTEST_ARGS ?=
+# xdist: one worker per core, at most 2 (each worker starts its own services and Celery workers).
+PYTEST_XDIST ?= -n auto --maxprocesses 2 --dist loadgroup
+
+.PHONY: help bootstrap run test test-serial bench clean distclean
+
+help:
+	@echo "make run        install what is missing, migrate, seed demo data, start the whole stack"
+	@echo "make test       install what is missing, run the whole test suite (PYTEST_ARGS=... to add)"
+	@echo "make bench      run the benchmarks in bench/"
+	@echo "make clean      remove var/ state and caches (make distclean also removes .venv)"
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+run: bootstrap
+	@bash scripts/run.sh
+
+test: bootstrap
+	$(PYTHON) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
+
+test-serial: bootstrap
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+bench: bootstrap
+	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PYTHON) $$f; done
+
+clean:
+	rm -rf var/* .pytest_cache build dist *.egg-info bench/*.tmp
+	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv

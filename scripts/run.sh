@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Start the whole stack on one machine (every Procfile process, under honcho).
+#
+# Settings: the environment wins, then .env (if present), then the defaults below.
+# `make run` calls scripts/bootstrap.sh first; run this directly once bootstrapped.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+# --- settings -------------------------------------------------------------------------
+# .env: KEY=VALUE lines (optionally `export KEY=VALUE`, optionally quoted), comments with #.
+# A variable already set in the environment is not overridden.
+if [ -f .env ]; then
+    while IFS= read -r line || [ -n "$line" ]; do
+        line="${line#"${line%%[![:space:]]*}"}"          # trim leading space
+        [[ -z "$line" || "$line" == \#* ]] && continue
+        line="${line#export }"
+        key="${line%%=*}"
+        [[ "$line" == *=* && "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "run.sh: ignoring .env line: $line" >&2; continue; }
+        value="${line#*=}"
+        if [[ "$value" =~ ^\"(.*)\"[[:space:]]*$ || "$value" =~ ^\'(.*)\'[[:space:]]*$ ]]; then
+            value="${BASH_REMATCH[1]}"
+        else
+            value="${value%%[[:space:]]#*}"                 # strip a trailing comment
+            value="${value%"${value##*[![:space:]]}"}"      # trim trailing space
+        fi
+        [ -n "${!key+set}" ] || export "$key=$value"
+    done < .env
+fi
+
+default() { [ -n "${!1:-}" ] || export "$1=$2"; }  # unset or empty
+default API_PORT 8000
+default FLOWER_PORT 5555
+default REDIS_PORT 6379
+default SIM_BASE_PORT 5080
+default SIM_CLUSTERS 2
+default SIM_RAPI_USER rapi
+default SIM_RAPI_PASSWORD rapi-secret
+default SIM_JOB_DURATION 2
+default CELERY_BROKER_URL "redis://127.0.0.1:$REDIS_PORT/0"
+default CELERY_RESULT_BACKEND "redis://127.0.0.1:$REDIS_PORT/1"
+default REDIS_URL "redis://127.0.0.1:$REDIS_PORT/2"
+default ORCHESTRATOR_ADMIN_TOKEN dev-admin-token
+default PUBLIC_API_URL "http://127.0.0.1:$API_PORT"
+export PATH="$ROOT/.venv/bin:$PATH"
+export PYTHONUNBUFFERED=1
+
+[ -x .venv/bin/honcho ] || { echo "run.sh: .venv is not set up; run 'make run' (or scripts/bootstrap.sh)" >&2; exit 1; }
+
+# --- ports must be free -----------------------------------------------------------------
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+busy=()
+for port in "$REDIS_PORT" "$API_PORT" "$FLOWER_PORT"; do
+    port_busy "$port" && busy+=("$port")
+done
+for ((i = 0; i < SIM_CLUSTERS; i++)); do
+    port_busy $((SIM_BASE_PORT + i)) && busy+=($((SIM_BASE_PORT + i)))
+done
+if [ ${#busy[@]} -gt 0 ]; then
+    echo "run.sh: port(s) ${busy[*]} already in use on 127.0.0.1." >&2
+    echo "  Another stack still running? A system redis-server (service redis-server stop)?" >&2
+    echo "  Or choose other ports: REDIS_PORT, API_PORT, FLOWER_PORT, SIM_BASE_PORT (see .env.example)." >&2
+    exit 1
+fi
+
+mkdir -p var
+
+# --- database and demo data ----------------------------------------------------------------
+.venv/bin/orchestrator db upgrade
+.venv/bin/orchestrator demo seed
+
+# --- what is where ------------------------------------------------------------------------
+API="http://127.0.0.1:$API_PORT"
+cat <<EOF
+
+  Ganeti orchestrator, one-machine stack
+  --------------------------------------
+  API            $API/api/v1
+  API docs       $API/docs        (OpenAPI: $API/openapi.json)
+  Health         $API/healthz
+  Flower         http://127.0.0.1:$FLOWER_PORT
+  Redis          redis://127.0.0.1:$REDIS_PORT
+EOF
+for ((i = 0; i < SIM_CLUSTERS; i++)); do
+    printf '  Cluster %-6s http://127.0.0.1:%s  (simulated Ganeti RAPI, user %s)\n' \
+        "$((i + 1))" "$((SIM_BASE_PORT + i))" "$SIM_RAPI_USER"
+done
+if [ "$ORCHESTRATOR_ADMIN_TOKEN" = dev-admin-token ]; then
+    echo "  Admin token    $ORCHESTRATOR_ADMIN_TOKEN   (development default; set ORCHESTRATOR_ADMIN_TOKEN for anything else)"
+    TOKEN=$ORCHESTRATOR_ADMIN_TOKEN
+else
+    echo "  Admin token    the value of ORCHESTRATOR_ADMIN_TOKEN (not printed)"
+    TOKEN='$ORCHESTRATOR_ADMIN_TOKEN'
+fi
+cat <<EOF
+
+  Try it:
+    curl -s -X POST $API/api/v1/servers \\
+         -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+         -d '{"name": "web1", "flavor_id": 1, "image_id": 1}'
+    curl -s $API/api/v1/servers/1 -H "Authorization: Bearer $TOKEN"
+
+  Ctrl-C stops everything.
+
+EOF
+
+# honcho would let .env override the environment; the environment is already complete.
+exec .venv/bin/honcho start -f Procfile -e /dev/null

@@ -1,0 +1,198 @@
+"""Admin endpoints outside /2/ for drills: faults and changes made behind the product's back.
+
+Same authentication as RAPI; changes need the write option. These are not Ganeti
+APIs, so they answer plain JSON objects.
+"""
+from __future__ import annotations
+
+import time
+
+from . import constants as C
+from .app import Resource
+from .cluster import Instance, _uuid
+from .errors import HttpBadRequest, HttpNotFound, OpPrereqError
+
+
+def _body(req) -> dict:
+    if req.body is None:
+        return {}
+    if not isinstance(req.body, dict):
+        raise HttpBadRequest("Invalid body contents, not a dictionary")
+    return req.body
+
+
+def get_faults(sim, req, res):
+    return sim.faults.as_dict()
+
+
+def post_faults(sim, req, res):
+    try:
+        sim.faults.update(_body(req))
+    except ValueError as err:
+        raise HttpBadRequest(str(err))
+    return sim.faults.as_dict()
+
+
+def delete_faults(sim, req, res):
+    sim.faults.reset()
+    return sim.faults.as_dict()
+
+
+def post_down(sim, req, res):
+    """Take the cluster down for `seconds` (default 5): the answer is sent, then it goes."""
+    import threading
+    seconds = float(_body(req).get("seconds", 5))
+    if seconds <= 0:
+        raise HttpBadRequest("seconds must be positive")
+    threading.Timer(0.05, sim.down, kwargs={"seconds": seconds}).start()
+    return {"down_for": seconds}
+
+
+def get_state(sim, req, res):
+    cl = sim.cluster
+    with cl.lock:
+        return {"name": cl.name, "instances": len(cl.instances), "nodes": len(cl.nodes),
+                "jobs": len(sim.queue.jobs), "up": sim.is_up,
+                "job_duration": sim.queue.job_duration}
+
+
+def post_node(sim, req, res):
+    """Set offline / drained / down (unreachable) / vm_capable on a node, out of band."""
+    cl = sim.cluster
+    body = _body(req)
+    with cl.lock:
+        node = cl.nodes.get(req.items[0])
+        if node is None:
+            raise HttpNotFound()
+        for key in ("offline", "drained", "down", "vm_capable", "master_candidate"):
+            if key in body:
+                setattr(node, key, bool(body[key]))
+        node.mtime = time.time()
+        node.serial_no += 1
+        return cl.node_fields(node)
+
+
+def post_instance_crash(sim, req, res):
+    """The instance's process dies: it stays admin up, so Ganeti reports ERROR_down."""
+    cl = sim.cluster
+    with cl.lock:
+        inst = cl.instances.get(req.items[0])
+        if inst is None:
+            raise HttpNotFound()
+        cl.set_running(inst, False)
+        return {"name": inst.name, "status": cl.instance_status(inst)}
+
+
+def post_instance_state(sim, req, res):
+    """Set run state, admin state or wrong-node flag directly (ERROR_up, ERROR_wrongnode...)."""
+    cl = sim.cluster
+    body = _body(req)
+    with cl.lock:
+        inst = cl.instances.get(req.items[0])
+        if inst is None:
+            raise HttpNotFound()
+        if "admin_state" in body:
+            if body["admin_state"] not in (C.ADMIN_UP, C.ADMIN_DOWN, C.ADMIN_OFFLINE):
+                raise HttpBadRequest("admin_state must be up, down or offline")
+            inst.admin_state = body["admin_state"]
+        if "running" in body:
+            cl.set_running(inst, bool(body["running"]))
+        if "wrong_node" in body:
+            inst.wrong_node = bool(body["wrong_node"])
+        inst.touch()
+        return {"name": inst.name, "status": cl.instance_status(inst)}
+
+
+def put_instance_beparams(sim, req, res):
+    """Change beparams out of band (as `gnt-instance modify` by an operator would)."""
+    cl = sim.cluster
+    body = _body(req)
+    with cl.lock:
+        inst = cl.instances.get(req.items[0])
+        if inst is None:
+            raise HttpNotFound()
+        old = cl.fill_be(inst)
+        be = dict(body)
+        if "memory" in be:
+            be["maxmem"] = be["minmem"] = be.pop("memory")
+        unknown = set(be) - set(C.DEFAULT_BEPARAMS)
+        if unknown:
+            raise HttpBadRequest("unknown beparams: %s" % ", ".join(sorted(unknown)))
+        inst.beparams.update(be)
+        cl.resize_running_memory(inst, old)
+        inst.touch()
+        return cl.instance_fields(inst)
+
+
+def post_instance(sim, req, res):
+    """Add an instance behind the product's back (no job): name, memory, vcpus, disk sizes,
+    disk_template, pnode/snode, nics [{mac, ip, mode, link}], running, os, tags."""
+    cl = sim.cluster
+    body = _body(req)
+    name = body.get("name")
+    if not name:
+        raise HttpBadRequest("name is required")
+    with cl.lock:
+        if name in cl.instances:
+            raise HttpBadRequest(f"Instance '{name}' is already in the cluster")
+        template = body.get("disk_template", "plain")
+        sizes = [int(s) for s in body.get("disks", [1024])]
+        mem = int(body.get("memory", 512))
+        running = bool(body.get("running", True))
+        try:
+            if body.get("pnode"):
+                nodes = [body["pnode"]] + ([body["snode"]] if body.get("snode") else [])
+                for n in nodes:
+                    cl.get_node(n)
+            else:
+                nodes = cl.allocate(mem, cl.disk_need(template, sizes), template in C.DTS_INT_MIRROR,
+                                    check_memory=running)
+        except OpPrereqError as err:
+            raise HttpBadRequest(err.args[0])
+        nics = []
+        for spec in body.get("nics", [{}]):
+            nics.append({"mac": spec.get("mac") or cl.generate_mac(), "ip": spec.get("ip"),
+                         "mode": spec.get("mode"), "link": spec.get("link"), "vlan": spec.get("vlan"),
+                         "network": spec.get("network") if spec.get("network") in cl.networks else None,
+                         "uuid": _uuid(), "name": spec.get("name")})
+        be = {"maxmem": mem, "minmem": mem, "vcpus": int(body.get("vcpus", 1))}
+        inst = Instance(name=name, os=body.get("os", "debootstrap+default"), pnode=nodes[0],
+                        snodes=nodes[1:] if template in C.DTS_INT_MIRROR else [], disk_template=template,
+                        disks=[{"size": s, "mode": "rw", "uuid": _uuid(), "name": None, "spindles": None}
+                               for s in sizes], nics=nics, beparams=be, hvparams={},
+                        tags=set(body.get("tags", [])),
+                        admin_state=C.ADMIN_UP if running else C.ADMIN_DOWN, running=running)
+        cl.add_instance(inst)
+        for nic in nics:
+            if nic["network"] and nic["ip"]:
+                cl.networks[nic["network"]].reserve(nic["ip"], name)
+        return cl.instance_fields(inst)
+
+
+def delete_instance(sim, req, res):
+    """Remove an instance behind the product's back (no job)."""
+    cl = sim.cluster
+    with cl.lock:
+        inst = cl.instances.get(req.items[0])
+        if inst is None:
+            raise HttpNotFound()
+        for nic in inst.nics:
+            net = cl.networks.get(nic.get("network"))
+            if net is not None and nic.get("ip"):
+                net.release(nic["ip"])
+        cl.remove_instance(inst)
+        return {"removed": inst.name}
+
+
+def register_admin_routes(app) -> None:
+    W = [C.RAPI_ACCESS_WRITE]
+    app.route("/sim/faults", Resource("sim_faults", GET=get_faults, POST=(post_faults, W),
+                                      PUT=(post_faults, W), DELETE=(delete_faults, W)))
+    app.route("/sim/state", Resource("sim_state", GET=get_state))
+    app.route("/sim/down", Resource("sim_down", POST=(post_down, W)))
+    app.route("/sim/nodes/*", Resource("sim_node", POST=(post_node, W)))
+    app.route("/sim/instances", Resource("sim_instances", POST=(post_instance, W)))
+    app.route("/sim/instances/*", Resource("sim_instance", DELETE=(delete_instance, W)))
+    app.route("/sim/instances/*/crash", Resource("sim_instance_crash", POST=(post_instance_crash, W)))
+    app.route("/sim/instances/*/state", Resource("sim_instance_state", POST=(post_instance_state, W)))
+    app.route("/sim/instances/*/beparams", Resource("sim_instance_beparams", PUT=(put_instance_beparams, W)))

@@ -8,7 +8,7 @@ from orchestrator.db import get_sessionmaker
 from orchestrator.logs import setup_logging
 from orchestrator.settings import Settings, get_settings
 
-from . import errors
+from . import errors, metrics
 from orchestrator.vmconfig import ConfigStore
 
 from .views import admin, catalog, health, operations, servers
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not app.debug:
         setup_logging()
     sessions = get_sessionmaker(settings.database_url)
+    app.extensions["sessions"] = sessions
 
     @app.before_request
     def _open_session() -> None:
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     errors.register(app)
+    metrics.install(app, settings.database_url)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import setup_logging as celery_setup_logging
 
+from . import metrics  # noqa: F401  (connects the task signals)
 from .logs import setup_logging
 
 app = Celery("orchestrator", include=["orchestrator.tasks.ops", "orchestrator.tasks.events", "orchestrator.tasks.periodic"])

@@ -29,7 +29,7 @@ def server_for_instance(session: Session, instance: str | None) -> Server | None
     suffix = instance[len(prefix):]
     if not suffix.isdigit():
         return None
-    return session.get(Server, int(suffix), with_for_update=True)
+    return session.get(Server, int(suffix), with_for_update={"of": Server})
 
 
 def apply_op_status(session: Session, event: dict[str, Any]) -> str:
@@ -48,7 +48,7 @@ def apply_op_status(session: Session, event: dict[str, Any]) -> str:
     )
     op = session.scalars(
         select(Operation).where(Operation.server_id == server.id, Operation.job_id == report.job_id,
-                                Operation.status.in_(IN_FLIGHT)).with_for_update()
+                                Operation.status.in_(IN_FLIGHT)).with_for_update(of=Operation)
     ).first()
     if op is not None:
         report = JobReport(**{**report.__dict__, "extra": op.params})

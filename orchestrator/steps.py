@@ -37,7 +37,7 @@ def reason(op: Operation) -> str:
 
 
 def _load(session: Session, op_id: int) -> Operation:
-    op = session.get(Operation, op_id, with_for_update=True, populate_existing=True)
+    op = session.get(Operation, op_id, with_for_update={"of": Operation}, populate_existing=True)
     if op is None:
         raise LookupError(f"operation {op_id} does not exist")
     op.heartbeat_at = utcnow()
@@ -107,7 +107,8 @@ def allocate(session: Session, op_id: int) -> None:
 
 
 def _carries_reason(job: dict, text: str) -> bool:
-    return any(text in json.dumps(op.get("reason", [])) for op in job.get("ops") or [])
+    quoted = json.dumps(text)  # exact entry: "orchestrator:op:1" must not match op 12
+    return any(quoted in json.dumps(op.get("reason", [])) for op in job.get("ops") or [])
 
 
 def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int | None, bool]:
@@ -188,18 +189,24 @@ def _ts(value) -> float:
 
 def poll(session: Session, op_id: int) -> Poll:
     """Read the job once; apply a final result to the server and hand over to finalize."""
-    op = _load(session, op_id)
-    if not _at(op, Step.POLL):
+    op = session.get(Operation, op_id, populate_existing=True)  # no row lock during the HTTP call
+    if op is None or not _at(op, Step.POLL):
         return Poll.DONE
-    server, action = op.server, ACTIONS[op.kind]
+    job_id, backend = op.job_id, op.server.backend
     try:
-        job = backends.cluster_client(server.backend).job(op.job_id)
+        job = backends.cluster_client(backend).job(job_id)
     except RapiUnavailable:
         raise
     except RapiError as exc:
-        fail(session, op, f"cannot follow job {op.job_id}: {exc.message}")
-        session.commit()
+        op = _load(session, op_id)
+        if _at(op, Step.POLL):
+            fail(session, op, f"cannot follow job {job_id}: {exc.message}")
+            session.commit()
         return Poll.DONE
+    op = _load(session, op_id)
+    if not _at(op, Step.POLL):
+        return Poll.DONE  # an agent's event finished it meanwhile
+    server, action = op.server, ACTIONS[op.kind]
     status = job.get("status")
     op.job_status = status
     if status not in FINAL_JOB_STATUSES:

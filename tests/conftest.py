@@ -164,14 +164,13 @@ class Stack:
         return response.status_code, response.json
 
 
-def _stack_env(kind: str, db_url: str, redis_server, tmp: Path) -> dict[str, str]:
-    dbs = {"sqlite": (0, 1, 2), "postgresql": (3, 4, 5)}[kind]
+def _stack_env(db_url: str, redis_server, tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=db_url,
-        CELERY_BROKER_URL=redis_server.url(dbs[0]),
-        CELERY_RESULT_BACKEND=redis_server.url(dbs[1]),
-        REDIS_URL=redis_server.url(dbs[2]),
+        CELERY_BROKER_URL=redis_server.url(0),
+        CELERY_RESULT_BACKEND=redis_server.url(1),
+        REDIS_URL=redis_server.url(2),
         ORCHESTRATOR_VAR_DIR=str(tmp),
         ORCHESTRATOR_ADMIN_TOKEN="test-admin-token",
         POLL_INTERVAL_S="0.2",
@@ -182,15 +181,22 @@ def _stack_env(kind: str, db_url: str, redis_server, tmp: Path) -> dict[str, str
     return env
 
 
-def _use_env(env: dict[str, str]) -> None:
-    """Point this process (the API under test, the task producer) at the stack."""
+def _use_env(env: dict[str, str], redis_server) -> None:
+    """Point this process (the API under test, the task producer) at the stack.
+
+    Only one stack lives at a time (pytest finalizes a parametrized session fixture before
+    the next parameter), and every stack starts on an empty Redis: messages a previous
+    stack left (countdowns, unacked) can never reach another database's worker.
+    """
+    import redis
+
     from orchestrator.celery_app import app
     from orchestrator.settings import reload_settings
 
+    redis.Redis.from_url(redis_server.url(0)).flushall()
     os.environ.update(env)
     settings = reload_settings()
     app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
-    app.close()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -209,10 +215,10 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
 
     sim = SimFleet(clusters=2, base_port=0, host="127.0.0.1", job_duration=0.3, user="rapi", password="rapi-secret")
     sim.start()
-    env = _stack_env(kind, db_url, redis_server, tmp)
+    env = _stack_env(db_url, redis_server, tmp)
     env.update(SIM_CLUSTERS=str(len(sim.clusters)), SIM_HOST="127.0.0.1", SIM_RAPI_USER="rapi",
                SIM_RAPI_PASSWORD="rapi-secret", SIM_SCHEME="http")
-    _use_env(env)
+    _use_env(env, redis_server)
     migrate.upgrade(db_url)
     with session_scope(db_url) as session:
         demo.seed(session, env={**env, "SIM_BASE_PORT": str(sim.clusters[0].port)})

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g
+from flask import Response, current_app, g, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from orchestrator import servers, vmconfig
+from orchestrator.models import Server as ServerModel
 from orchestrator.tasks import ops
 
 from ..auth import principal, require_principal
@@ -98,6 +99,45 @@ class ServerActions(MethodView):
         """start, shutdown, reboot (type soft|hard), resize (flavor_id); admin: suspend, unsuspend."""
         action = data.pop("action")
         return _act(server_id, action, {k: v for k, v in data.items() if v is not None})
+
+
+@blp.route("/<int:server_id>/events")
+class ServerEvents(MethodView):
+    @blp.doc(responses={"200": {"description": "server-sent events: one `state` event per change",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+    @blp.alt_response(404, schema=ErrorSchema)
+    def get(self, server_id: int):
+        """Stream the server's state, build progress and NICs until no operation is in flight."""
+        who = principal()
+        servers.get_server(g.db, server_id, user_id=who.user_id, admin=who.admin)  # 404 if not theirs
+        sessions = current_app.extensions["sessions"]
+        return Response(stream_with_context(_server_events(sessions, server_id)), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _server_events(sessions, server_id: int, interval: float = 0.25, limit_s: float = 900.0):
+    """Reads the database (the source of truth) and sends what changed; ends with the operation."""
+    import json
+    import time
+
+    from orchestrator.state import api_status
+
+    last = None
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            server = session.get(ServerModel, server_id)
+            busy = servers.in_flight(session, server_id) is not None
+            state = {"id": server.id, "status": api_status(server), "build_percentage": server.build_percentage,
+                     "backend_job_status": server.backend_job_status, "backend_opcode": server.backend_opcode,
+                     "nics": server.nics or []}
+        if state != last:
+            yield f"event: state\ndata: {json.dumps(state)}\n\n"
+            last = state
+        if not busy and state["status"] not in ("BUILD", "REBOOT", "RESIZE"):
+            yield "event: end\ndata: {}\n\n"
+            return
+        time.sleep(interval)
 
 
 def _act(server_id: int, action: str, params: dict):

@@ -53,8 +53,9 @@ def apply_op_status(session: Session, event: dict[str, Any]) -> str:
     if op is not None:
         report = JobReport(**{**report.__dict__, "extra": op.params})
     applied = apply_job_report(server, report)
-    if applied and report.is_final and op is not None and op.step == Step.POLL.value:
-        steps.conclude(op, report)
+    if applied and report.is_final and op is not None and op.step in (Step.POLL.value, Step.FINALIZE.value):
+        if op.step == Step.POLL.value:
+            steps.conclude(op, report)
         steps.close_finalized(op)
         log.info("op=%s server=%s finished %s by event", op.id, server.id, op.status)
     session.commit()

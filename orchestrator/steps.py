@@ -169,9 +169,7 @@ def _record_submitted(session: Session, op: Operation, job_id: int | None, opcod
     op.error = None
     op.attempts = 0
     if job_id is None:  # the instance exists but its job was archived: it succeeded
-        op.job_status = "success"
-        apply_job_report(server, JobReport(0, opcode, "success", utcnow().timestamp(), extra=op.params))
-        op.step = Step.FINALIZE.value
+        conclude(op, JobReport(0, opcode, "success", utcnow().timestamp()))
     else:
         op.job_id = job_id
         op.job_status = "queued"
@@ -214,17 +212,14 @@ def poll(session: Session, op_id: int) -> Poll:
         session.commit()
         return Poll.PENDING
     error = None if status == "success" else job_error(job)
-    report = JobReport(
+    conclude(op, JobReport(
         job_id=op.job_id,
         opcode=action.opcode,
         status=status,
         timestamp=_ts(job.get("end_ts")),
         log_msg=error.message if error else None,
         ecode=error.ecode if isinstance(error, JobFailed) else None,
-        extra=op.params,
-    )
-    apply_job_report(server, report)
-    conclude(op, report)
+    ))
     crash_point("poll.before_commit", op.id)
     session.commit()
     return Poll.DONE
@@ -234,7 +229,16 @@ def conclude(op: Operation, report: JobReport) -> None:
     """The operation's job ended: remember how, and hand over to finalize."""
     op.job_status = report.status
     op.error = None if report.status == "success" else (report.log_msg or f"job {report.status}")
+    op.params = {**op.params, "job_result": {"job_id": report.job_id, "opcode": report.opcode,
+                                             "status": report.status, "timestamp": report.timestamp,
+                                             "log_msg": report.log_msg, "ecode": report.ecode}}
     op.step = Step.FINALIZE.value
+
+
+def final_report(op: Operation) -> JobReport:
+    result = {k: v for k, v in op.params["job_result"].items()}
+    params = {k: v for k, v in op.params.items() if k != "job_result"}
+    return JobReport(extra=params, **result)
 
 
 def close_finalized(op: Operation) -> None:
@@ -247,6 +251,9 @@ def finalize(session: Session, op_id: int) -> None:
     op = _load(session, op_id)
     if not _at(op, Step.FINALIZE):
         return
+    # The server's new state and the operation's end are committed together, so nobody
+    # sees an ACTIVE server whose create is still in flight.
+    apply_job_report(op.server, final_report(op))
     close_finalized(op)
     crash_point("finalize.before_commit", op.id)
     session.commit()

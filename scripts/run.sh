@@ -42,6 +42,8 @@ default CELERY_BROKER_URL "redis://127.0.0.1:$REDIS_PORT/0"
 default CELERY_RESULT_BACKEND "redis://127.0.0.1:$REDIS_PORT/1"
 default REDIS_URL "redis://127.0.0.1:$REDIS_PORT/2"
 default ORCHESTRATOR_ADMIN_TOKEN dev-admin-token
+# Flower reads FLOWER_BASIC_AUTH itself (user:password[,user:password]); its API needs it.
+default FLOWER_BASIC_AUTH flower:dev-flower-password
 default PUBLIC_API_URL "http://127.0.0.1:$API_PORT"
 export PATH="$ROOT/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
@@ -79,7 +81,7 @@ cat <<EOF
   API            $API/api/v1
   API docs       $API/docs        (OpenAPI: $API/openapi.json)
   Health         $API/healthz
-  Flower         http://127.0.0.1:$FLOWER_PORT
+  Flower         http://127.0.0.1:$FLOWER_PORT   (basic auth from FLOWER_BASIC_AUTH$( [ "$FLOWER_BASIC_AUTH" = flower:dev-flower-password ] && echo ": flower / dev-flower-password"))
   Redis          redis://127.0.0.1:$REDIS_PORT
 EOF
 for ((i = 0; i < SIM_CLUSTERS; i++)); do

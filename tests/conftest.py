@@ -3,6 +3,7 @@ real Celery worker processes. Nothing here mocks the code under test."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,7 +105,11 @@ class Worker:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a drill can kill it whole
         )
-        wait_for(lambda: app.control.ping(timeout=0.5) or self._died(), timeout, what="worker ping")
+        try:
+            wait_for(lambda: app.control.ping(timeout=0.5) or self._died(), timeout, what="worker ping")
+        except BaseException:
+            self.stop()  # never leave a worker behind a failed start
+            raise
         return self
 
     def _died(self) -> None:
@@ -112,13 +117,16 @@ class Worker:
             raise RuntimeError(f"worker exited {self.proc.returncode}; log:\n{self.log_path.read_text()[-4000:]}")
 
     def stop(self) -> None:
+        """Warm shutdown of the whole process group; SIGKILL if it lingers."""
         if self.proc is None:
             return
-        self.proc.terminate()
         try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
 
@@ -227,9 +235,15 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
             backend.port = cluster.port  # base_port=0 gives ports that need not be consecutive
         session.commit()
 
-    worker = Worker(env, tmp / "worker.log").start()
+    try:
+        worker = Worker(env, tmp / "worker.log").start()
+    except BaseException:
+        sim.stop()
+        raise
     app = create_app()
     app.config["TESTING"] = True
-    yield Stack(kind, db_url, env, sim, app, worker, tmp, {"Authorization": "Bearer test-admin-token"})
-    worker.stop()
-    sim.stop()
+    try:
+        yield Stack(kind, db_url, env, sim, app, worker, tmp, {"Authorization": "Bearer test-admin-token"})
+    finally:
+        worker.stop()
+        sim.stop()

@@ -28,3 +28,8 @@ def require_admin() -> Principal:
     if not g.principal.admin:
         abort(403, message="administrators only")
     return g.principal
+
+
+def admin_only() -> None:
+    """A before_request hook for admin-only blueprints (a hook must return None)."""
+    require_admin()

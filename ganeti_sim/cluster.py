@@ -47,6 +47,9 @@ class Node:
                                                     "ssh_port": 22, "cpu_speed": 1.0})
     # Accounting, maintained by Cluster.
     mem_used: int = 0  # memory of instances running here
+    # Memory promised to creates that will start here: Ganeti's create holds the node's
+    # lock from placement to start, so no other create can take that memory meanwhile.
+    mem_promised: int = 0
     disk_used: int = 0
     cpus_used: int = 0
     pinst: set = field(default_factory=set)
@@ -55,6 +58,10 @@ class Node:
     @property
     def mfree(self) -> int:
         return max(self.mtotal - self.mnode - self.mem_used, 0)
+
+    @property
+    def mfree_unpromised(self) -> int:
+        return max(self.mfree - self.mem_promised, 0)
 
     @property
     def dfree(self) -> int:
@@ -256,9 +263,9 @@ class Cluster:
 
     def check_free_memory(self, node: Node, reason: str, requested: int) -> None:
         """Ganeti's CheckNodeFreeMemory message and error code."""
-        if requested > node.mfree:
+        if requested > node.mfree_unpromised:
             raise OpPrereqError(f"Not enough memory on node {node.name} for {reason}:"
-                                f" needed {requested} MiB, available {node.mfree} MiB", ECODE_NORES)
+                                f" needed {requested} MiB, available {node.mfree_unpromised} MiB", ECODE_NORES)
 
     def check_free_disk(self, node: Node, requested: int) -> None:
         if requested > node.dfree:
@@ -284,14 +291,14 @@ class Cluster:
                 fails["FailOffline" if (n.offline or n.down) else "FailDrained"] = \
                     fails.get("FailOffline" if (n.offline or n.down) else "FailDrained", 0) + 1
                 continue
-            if check_memory and n.mfree < memory:
+            if check_memory and n.mfree_unpromised < memory:
                 fails["FailMem"] = fails.get("FailMem", 0) + 1
                 continue
             if n.dfree < disk:
                 fails["FailDisk"] = fails.get("FailDisk", 0) + 1
                 continue
             candidates.append(n)
-        candidates.sort(key=lambda n: (-n.mfree, -n.dfree, n.name))
+        candidates.sort(key=lambda n: (-n.mfree_unpromised, -n.dfree, n.name))
         if candidates and not mirrored:
             return [candidates[0].name]
         if candidates and mirrored:

@@ -259,16 +259,27 @@ class InstanceCreate(OpDef):
                         hvparams=dict(op["hvparams"] or {}), osparams=dict(op["osparams"] or {}),
                         tags=set(op["tags"] or []), creating=True)
         cluster.add_instance(inst)
+        promised = maxmem if op["start"] else 0
+        cluster.nodes[nodes[0]].mem_promised += promised
         for nic in nics:
             if nic.get("network") and nic.get("ip"):
                 cluster.networks[nic["network"]].reserve(nic["ip"], inst.name)
         ctx.log(f"* creating instance disks...")
-        return {"nodes": nodes, "instance": inst}
+        return {"nodes": nodes, "instance": inst, "promised": promised}
+
+    @staticmethod
+    def _release_promise(cluster, plan) -> None:
+        if plan and plan.get("promised"):
+            node = cluster.nodes.get(plan["instance"].pnode)
+            if node is not None:
+                node.mem_promised -= plan["promised"]
+            plan["promised"] = 0
 
     def execute(self, cluster, op, plan, ctx):
         inst = plan["instance"]
         inst.creating = False
         ctx.log(f"* running the instance OS create scripts...")
+        self._release_promise(cluster, plan)
         if op["start"]:
             node = cluster.nodes[inst.pnode]
             be = cluster.fill_be(inst)
@@ -282,6 +293,7 @@ class InstanceCreate(OpDef):
         return list(plan["nodes"])
 
     def rollback(self, cluster, op, plan):
+        self._release_promise(cluster, plan)
         if plan and plan.get("instance") is not None and plan["instance"].name in cluster.instances:
             inst = plan["instance"]
             for nic in inst.nics:

@@ -69,11 +69,12 @@ def score(backend: Backend) -> float:
     return 0.5 * vcpu_ratio(backend) + 0.5 * (mem_ratio + disk_ratio)
 
 
-def candidates(backends: Iterable[Backend], demand: Demand) -> list[Backend]:
-    """Usable backends allowing the template; those with room, or all of them if none has."""
+def candidates(backends: Iterable[Backend], demand: Demand, *, fallback: bool = True) -> list[Backend]:
+    """Usable backends allowing the template; those with room, or (with `fallback`) all of
+    them if none has: Synnefo's answer to figures that may be stale."""
     usable = [b for b in backends if is_usable(b, demand) and allows_template(b, demand)]
     fitting = [b for b in usable if has_room(b, demand)]
-    return fitting or usable
+    return fitting or (usable if fallback else [])
 
 
 def rank(backends: Sequence[Backend]) -> list[Backend]:
@@ -96,11 +97,14 @@ def reserve(session: Session, backend: Backend, demand: Demand) -> None:
     )
 
 
-def allocate(session: Session, flavor: Flavor, *, pinned_backend_id: int | None = None) -> Backend:
+def allocate(session: Session, flavor: Flavor, *, pinned_backend_id: int | None = None,
+             fresh: Callable[[Backend], bool] | None = None) -> Backend:
     """Choose a backend for a VM of `flavor` and reserve room on it (not committed).
 
     A pinned backend (BACKEND_PER_USER, or an admin's choice) is taken whatever its
-    drained state, as Synnefo does, but never when offline.
+    drained state, as Synnefo does, but never when offline. When every usable backend's
+    figures are `fresh`, none having room means no room: the create fails here with a
+    message saying so, instead of sending Ganeti a job bound to fail.
     """
     demand = Demand.of(flavor)
     if pinned_backend_id is not None:
@@ -112,11 +116,18 @@ def allocate(session: Session, flavor: Flavor, *, pinned_backend_id: int | None 
         chosen = backend
     else:
         backends = session.scalars(select(Backend).order_by(Backend.id).with_for_update()).all()
-        ranked = rank(candidates(backends, demand))
-        if not ranked:
+        usable = [b for b in backends if is_usable(b, demand) and allows_template(b, demand)]
+        if not usable:
             raise NoBackendAvailable(
                 f"no backend available for disk template {demand.disk_template}: "
                 "all are offline, drained or do not allow it"
+            )
+        all_fresh = fresh is not None and all(fresh(b) for b in usable)
+        ranked = rank(candidates(usable, demand, fallback=not all_fresh))
+        if not ranked:
+            raise NoBackendAvailable(
+                f"none has {demand.ram_mib} MiB of memory, {demand.disk_mib} MiB of disk "
+                "and a vCPU to spare"
             )
         chosen = ranked[0]
     reserve(session, chosen, demand)

@@ -92,7 +92,8 @@ def allocate(session: Session, op_id: int) -> None:
     pinned = op.params.get("backend_id") or get_settings().backend_per_user.get(op.user_id)
     op.status = OpStatus.RUNNING.value
     try:
-        backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned)
+        backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned,
+                                     fresh=lambda b: not backends.stats_are_stale(b))
     except allocator.NoBackendAvailable as exc:
         fail(session, op, f"no backend has room for this server: {exc}")
         session.commit()

@@ -10,17 +10,17 @@ from orchestrator import backends
 from orchestrator.errors import NotFound
 from orchestrator.models import Backend, ReconciliationRun
 
-from ..auth import require_admin, require_principal
+from ..auth import admin_only, require_principal
 from ..errors import ErrorSchema
 from ..schemas import BackendSchema, ReconciliationRunDetailSchema, ReconciliationRunSchema
 
 blp = Blueprint("reconciliation", __name__, url_prefix="/api/v1/reconciliation", description="Reconciliation (admin)")
 blp.before_request(require_principal)
-blp.before_request(require_admin)
+blp.before_request(admin_only)
 refresh_blp = Blueprint("backend_refresh", __name__, url_prefix="/api/v1/backends",
                         description="Ganeti clusters (admin)")
 refresh_blp.before_request(require_principal)
-refresh_blp.before_request(require_admin)
+refresh_blp.before_request(admin_only)
 
 
 @blp.route("/runs")

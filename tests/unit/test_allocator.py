@@ -101,3 +101,13 @@ def test_no_usable_backend_says_why(session):
     session.commit()
     with pytest.raises(allocator.NoBackendAvailable, match="offline, drained"):
         allocator.allocate(session, flavor)
+
+
+def test_fresh_figures_without_room_mean_no_room(session):
+    flavor = plain_flavor()
+    session.add_all([backend("x", mfree=100), backend("y", mfree=200), flavor])
+    session.commit()
+    with pytest.raises(allocator.NoBackendAvailable, match="none has 1024 MiB"):
+        allocator.allocate(session, flavor, fresh=lambda b: True)
+    # Stale figures: Synnefo's fallback to every usable backend.
+    assert allocator.allocate(session, flavor, fresh=lambda b: False).clustername in ("x", "y")

@@ -62,6 +62,7 @@ class Settings:
     public_api_url: str = "http://127.0.0.1:8000"
     rapi_timeout_s: float = 10.0
     rapi_max_attempts: int = 6
+    rapi_backoff_s: float = 1.0
     rapi_verify_tls: bool = True
     rapi_ca_file: str | None = None
     log_level: str = "INFO"
@@ -90,6 +91,7 @@ class Settings:
             public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT', '8000')}",
             rapi_timeout_s=float(env.get("RAPI_TIMEOUT_S", "10")),
             rapi_max_attempts=int(env.get("RAPI_MAX_ATTEMPTS", "6")),
+            rapi_backoff_s=float(env.get("RAPI_BACKOFF_S", "1.0")),
             rapi_verify_tls=_bool(env.get("RAPI_VERIFY_TLS", "true")),
             rapi_ca_file=env.get("RAPI_CA_FILE") or None,
             log_level=env.get("LOG_LEVEL", "INFO").upper(),

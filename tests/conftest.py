@@ -184,6 +184,8 @@ def _stack_env(db_url: str, redis_server, tmp: Path) -> dict[str, str]:
         POLL_INTERVAL_S="0.2",
         BACKEND_REFRESH_MIN="0.05",
         RAPI_TIMEOUT_S="5",
+        RAPI_MAX_ATTEMPTS="4",
+        RAPI_BACKOFF_S="0.1",
         LOG_LEVEL="INFO",
     )
     return env

@@ -5,10 +5,10 @@ Every task takes the operation id only; the operation row says where it stands.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 
 from celery import chain
-from celery.utils.time import get_exponential_backoff_interval
 
 from .. import steps
 from ..celery_app import app
@@ -27,14 +27,14 @@ def _run_step(task, step: Callable, op_id: int):
     except RapiUnavailable as exc:
         with session_scope() as session:
             attempts = steps.note_transient_error(session, op_id, exc.message)
-        limit = get_settings().rapi_max_attempts
+        settings = get_settings()
+        limit = settings.rapi_max_attempts
         if attempts >= limit:
             with session_scope() as session:
                 steps.give_up(session, op_id, f"gave up after {attempts} attempts: {exc.message}")
             return None
-        countdown = get_exponential_backoff_interval(
-            factor=1, retries=attempts, maximum=60, full_jitter=True
-        )
+        # Exponential backoff with full jitter, so retries against a sick cluster spread out.
+        countdown = random.uniform(0, min(60.0, settings.rapi_backoff_s * 2 ** attempts))
         log.info("op=%s transient error, retry %s/%s in %ss: %s", op_id, attempts, limit, countdown, exc.message)
         raise task.retry(countdown=countdown, max_retries=None)
 

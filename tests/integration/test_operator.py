@@ -64,3 +64,40 @@ def test_one_time_password_url_and_no_password_anywhere(stack):
     assert password not in stack.worker.log_path.read_text(errors="replace")
     for instance in instances_named(stack, f"snf-{created['id']}"):
         assert password not in str(instance)
+
+
+def _set_faults(stack, **faults) -> None:
+    for cluster in stack.sim.clusters:
+        response = requests.post(f"{cluster.url}/sim/faults", json=faults, auth=RAPI_AUTH, timeout=5)
+        assert response.status_code in (200, 204), response.text
+
+
+def test_transient_rapi_failures_are_retried_then_fail_visibly(stack):
+    server = stack.wait_status(stack.create_server(name="flaky")[1]["id"], {"ACTIVE"})
+    _set_faults(stack, http_error_rate=1.0, http_error_code=503)
+    try:
+        response = stack.client.post(f"/api/v1/servers/{server['id']}/actions", json={"action": "shutdown"},
+                                     headers=stack.admin_headers)
+        assert response.status_code == 202
+        op = wait_operation(stack, response.json["id"], timeout=60)
+    finally:
+        _clear_faults(stack)
+    assert op["status"] == "FAILED"
+    assert "gave up after 4 attempts" in op["error"] and "503" in op["error"]
+    assert stack.server(server["id"])["status"] == "ACTIVE"  # Ganeti never got the shutdown
+
+    retried = stack.client.post(f"/api/v1/operations/{op['id']}/retry", headers=stack.admin_headers)
+    assert retried.status_code == 202
+    assert wait_operation(stack, op["id"])["status"] == "SUCCEEDED"
+    assert stack.server(server["id"])["status"] == "STOPPED"
+
+
+def test_transient_failures_below_the_limit_are_invisible(stack):
+    _set_faults(stack, http_error_rate=0.3, http_error_code=502)
+    try:
+        status, created = stack.create_server(name="bumpy")
+        op = wait_operation(stack, created["operation"]["id"], timeout=60)
+    finally:
+        _clear_faults(stack)
+    assert op["status"] == "SUCCEEDED", op
+    assert len(instances_named(stack, f"snf-{created['id']}")) == 1

@@ -22,9 +22,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@functools.lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    url = url or get_settings().database_url
+    # Resolve before caching: the settings may change (tests run several databases).
+    return _engine(url or get_settings().database_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -37,9 +41,13 @@ def get_engine(url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-@functools.lru_cache(maxsize=8)
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url or get_settings().database_url), expire_on_commit=False)
+    return _sessionmaker(url or get_settings().database_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _sessionmaker(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine(url), expire_on_commit=False)
 
 
 @contextlib.contextmanager

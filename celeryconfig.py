@@ -9,9 +9,14 @@ broker_url = _settings.broker_url
 result_backend = _settings.result_backend
 result_expires = 3600
 broker_connection_retry_on_startup = True
-# Redis redelivers an unacknowledged message after the visibility timeout; it must
-# exceed the longest countdown or ETA we schedule, or polls would run twice.
-broker_transport_options = {"visibility_timeout": 4 * 3600}
+if broker_url.startswith(("amqp", "pyamqp")):
+    # RabbitMQ: the broker confirms every publish, so an accepted request is never lost
+    # between the API and the broker; queues below are durable.
+    broker_transport_options = {"confirm_publish": True}
+else:
+    # Redis redelivers an unacknowledged message after the visibility timeout; it must
+    # exceed the longest countdown or ETA we schedule, or polls would run twice.
+    broker_transport_options = {"visibility_timeout": 4 * 3600}
 
 task_serializer = "json"
 result_serializer = "json"

@@ -44,6 +44,8 @@ find_python() {
 apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || apt_packages+=(postgresql)
+# RabbitMQ is the other supported broker; the tests run the integration suite on it too.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_packages+=(rabbitmq-server)
 
 PY=""
 if [ ! -x .venv/bin/python ]; then
@@ -98,11 +100,13 @@ for pkg in "${installed_now[@]}"; do
     case "$pkg" in
         redis-server) log "stopping the system redis-server service"; stop_service redis-server ;;
         postgresql) log "stopping the system postgresql service"; stop_service postgresql ;;
+        rabbitmq-server) log "stopping the system rabbitmq-server service"; stop_service rabbitmq-server ;;
     esac
 done
 
 command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after apt"
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || die "PostgreSQL still missing after apt"
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || die "rabbitmq-server still missing after apt"
 
 # --- the virtualenv -----------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then

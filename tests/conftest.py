@@ -207,9 +207,17 @@ def _use_env(env: dict[str, str], redis_server) -> None:
     os.environ.update(env)
     settings = reload_settings()
     app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
+    # Forget connections and the control mailbox cached for the previous broker.
+    app.close()
+    app.__dict__.pop("control", None)
+    app.__dict__.pop("amqp", None)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+# sqlite and postgresql run on the Redis broker; rabbitmq is PostgreSQL on RabbitMQ.
+STACK_KINDS = ["sqlite", "postgresql", "rabbitmq"]
+
+
+@pytest.fixture(scope="session", params=STACK_KINDS)
 def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
     from api.app import create_app
     from ganeti_sim import SimFleet
@@ -222,10 +230,18 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
         db_url = f"sqlite:///{tmp / 'orchestrator.db'}"
     else:
         db_url = request.getfixturevalue("postgres_server").create_database(f"orch_{os.getpid()}_{int(time.time())}")
+    rabbit = None
+    if kind == "rabbitmq":
+        from tests.harness.services import RabbitServer
+
+        rabbit = RabbitServer(tmp / "rabbitmq").start()
+        request.addfinalizer(rabbit.stop)
 
     sim = SimFleet(clusters=2, base_port=0, host="127.0.0.1", job_duration=0.3, user="rapi", password="rapi-secret")
     sim.start()
     env = _stack_env(db_url, redis_server, tmp)
+    if rabbit is not None:
+        env["CELERY_BROKER_URL"] = rabbit.url()
     env.update(SIM_CLUSTERS=str(len(sim.clusters)), SIM_HOST="127.0.0.1", SIM_RAPI_USER="rapi",
                SIM_RAPI_PASSWORD="rapi-secret", SIM_SCHEME="http")
     _use_env(env, redis_server)

@@ -445,3 +445,61 @@ class PostgresServer(_Service):
         """Stop and start again on the same port with the same data."""
         self.stop(remove_data=False)
         return self.start()
+
+
+class RabbitServer(_Service):
+    """Debian's `rabbitmq-server` on 127.0.0.1 and a free port, its node name, Mnesia and
+    logs under `workdir`, so it runs beside any system broker without touching it."""
+
+    name = "rabbitmq"
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self, workdir: str | os.PathLike) -> None:
+        super().__init__(workdir)
+        self.dist_port: int | None = None
+
+    @property
+    def nodename(self) -> str:
+        return f"orchtest{self.port}@localhost"
+
+    def url(self, vhost: str = "") -> str:
+        return f"amqp://guest:guest@{self.host}:{self.port}/{vhost}"
+
+    def _env(self) -> dict[str, str]:
+        base = self.workdir
+        return {
+            **os.environ,
+            "HOME": str(base),  # the Erlang cookie lives here
+            "RABBITMQ_NODE_IP_ADDRESS": self.host,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_NODENAME": self.nodename,
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        }
+
+    def start(self, _keep_data: bool = False) -> "RabbitServer":
+        if not os.path.exists(self.SERVER):
+            raise ServiceError(f"{self.SERVER} not found: scripts/bootstrap.sh installs rabbitmq-server")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.port is None:
+            self.port, self.dist_port = free_port(), free_port()
+        (self.workdir / "enabled_plugins").write_text("[].\n")
+        self.proc = self._spawn([self.SERVER], env=self._env(), cwd=self.workdir)
+        try:
+            wait_for_port(self.host, self.port, timeout=60.0, proc=self.proc)
+        except ServiceError as exc:
+            self._terminate(signal.SIGKILL, timeout=5)
+            raise ServiceError(f"{exc}\n{_log_tail(self.log_path)}") from None
+        return self
+
+    def stop(self) -> None:
+        self._terminate(signal.SIGTERM, timeout=30)
+
+    def restart(self) -> "RabbitServer":
+        """Same port and node: durable queues and persistent messages survive."""
+        self.stop()
+        return self.start(_keep_data=True)

@@ -93,7 +93,7 @@ def test_transient_rapi_failures_are_retried_then_fail_visibly(stack):
 
 
 def test_transient_failures_below_the_limit_are_invisible(stack):
-    _set_faults(stack, http_error_rate=0.3, http_error_code=502)
+    _set_faults(stack, http_error_rate=0.15, http_error_code=502)
     try:
         status, created = stack.create_server(name="bumpy")
         op = wait_operation(stack, created["operation"]["id"], timeout=60)

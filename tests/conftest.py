@@ -105,8 +105,15 @@ class Worker:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a drill can kill it whole
         )
+        def pong():
+            try:
+                return app.control.ping(timeout=0.5) or self._died()
+            except app.connection_for_write().connection_errors:  # a broker that just restarted
+                app.close()
+                return None
+
         try:
-            wait_for(lambda: app.control.ping(timeout=0.5) or self._died(), timeout, what="worker ping")
+            wait_for(pong, timeout, what="worker ping")
         except BaseException:
             self.stop()  # never leave a worker behind a failed start
             raise
@@ -143,6 +150,7 @@ class Stack:
     worker: Worker
     tmp: Path
     admin_headers: dict[str, str] = field(default_factory=dict)
+    broker: object = None  # the RedisServer or RabbitServer carrying the tasks
 
     @property
     def client(self):
@@ -237,7 +245,9 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
         rabbit = RabbitServer(tmp / "rabbitmq").start()
         request.addfinalizer(rabbit.stop)
 
-    sim = SimFleet(clusters=2, base_port=0, host="127.0.0.1", job_duration=0.3, user="rapi", password="rapi-secret")
+    # Room for about 500 small servers per stack: the drills create a few hundred.
+    sim = SimFleet(clusters=2, base_port=0, host="127.0.0.1", job_duration=0.3, user="rapi", password="rapi-secret",
+                   node_cpus=128)
     sim.start()
     env = _stack_env(db_url, redis_server, tmp)
     if rabbit is not None:
@@ -261,7 +271,8 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
     app = create_app()
     app.config["TESTING"] = True
     try:
-        yield Stack(kind, db_url, env, sim, app, worker, tmp, {"Authorization": "Bearer test-admin-token"})
+        yield Stack(kind, db_url, env, sim, app, worker, tmp, {"Authorization": "Bearer test-admin-token"},
+                    broker=rabbit or redis_server)
     finally:
         worker.stop()
         sim.stop()

@@ -8,11 +8,12 @@ PYTEST_ARGS ?=
 # xdist: one worker per core, at most 2 (each worker starts its own services and Celery workers).
 PYTEST_XDIST ?= -n auto --maxprocesses 2 --dist loadgroup
 
-.PHONY: help bootstrap run test test-serial bench clean distclean
+.PHONY: help bootstrap run test test-serial drills bench clean distclean
 
 help:
 	@echo "make run        install what is missing, migrate, seed demo data, start the whole stack"
 	@echo "make test       install what is missing, run the whole test suite (PYTEST_ARGS=... to add)"
+	@echo "make drills     run the failure drills and print their table"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make clean      remove var/ state and caches (make distclean also removes .venv)"
 
@@ -27,6 +28,10 @@ test: bootstrap
 
 test-serial: bootstrap
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The failure drills alone (they also run within `make test`); each prints a row of the table.
+drills: bootstrap
+	$(PYTHON) -m pytest -m slow tests/drills $(PYTEST_ARGS)
 
 bench: bootstrap
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PYTHON) $$f; done

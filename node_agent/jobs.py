@@ -23,12 +23,13 @@ def ts(value: Any) -> float | None:
 
 
 def from_job_file(data: dict[str, Any]) -> dict[str, Any]:
-    """A queue file's job (ops carry input, status, log and their own timestamps)."""
+    """A queue file's job (ops carry input, status, result, log and their own timestamps)."""
     ops = data.get("ops") or []
     return {
         "id": int(data["id"]),
         "ops": [op.get("input") or {} for op in ops],
         "opstatus": [op.get("status") for op in ops],
+        "opresult": [op.get("result") for op in ops],
         "oplog": [op.get("log") or [] for op in ops],
         "op_times": [(ts(op.get("start_timestamp")), ts(op.get("exec_timestamp")), ts(op.get("end_timestamp")))
                      for op in ops],
@@ -41,8 +42,22 @@ def from_job_file(data: dict[str, Any]) -> dict[str, Any]:
 def read_job_file(path: Path) -> dict[str, Any] | None:
     try:
         return from_job_file(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # being written, or not a job file
+
+
+def job_status(opstatus: list[str | None]) -> str:
+    """Ganeti's CalcStatus: a job's status from its opcodes' statuses."""
+    status, all_success = "queued", True
+    for s in opstatus:
+        if s == "success":
+            continue
+        all_success = False
+        if s in ("waiting", "running"):
+            status = s
+        elif s in ("canceling", "error", "canceled"):
+            return s
+    return "success" if all_success and opstatus else status
 
 
 def event_time(job: dict[str, Any], index: int, status: str) -> float:
@@ -68,6 +83,54 @@ def _log_message(entries: list) -> str | None:
     return message if isinstance(message, str) else json.dumps(message)
 
 
+def _error(result: Any) -> tuple[str | None, str | None]:
+    """A failed opcode's result, Ganeti's [error class, [message, ecode]]: (message, ecode)."""
+    if isinstance(result, (list, tuple)) and len(result) == 2 and isinstance(result[0], str):
+        err_class, args = result
+        args = list(args) if isinstance(args, (list, tuple)) else [args]
+        message = str(args[0]) if args else err_class
+        ecode = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+        return f"{err_class}: {message}", ecode
+    if isinstance(result, str) and result:
+        return result, None
+    return None, None
+
+
+def op_events(cluster: str, job: dict[str, Any]) -> list[tuple[int, str, dict[str, Any]]]:
+    """Every opcode of `job` as (index, status, event) in its current state."""
+    job_id = int(job["id"])
+    ops, statuses = job.get("ops") or [], job.get("opstatus") or []
+    logs, results = job.get("oplog") or [], job.get("opresult") or []
+    overall = job.get("status") or job_status(list(statuses))
+    out = []
+    for index, (op, status) in enumerate(zip(ops, statuses)):
+        if not status:
+            continue
+        log_msg = _log_message(logs[index] if index < len(logs) else [])
+        ecode = None
+        if status in ("error", "canceled") and index < len(results):
+            message, ecode = _error(results[index])
+            log_msg = message or log_msg
+        event: dict[str, Any] = {
+            "cluster": cluster,
+            "instance": op.get("instance_name"),
+            "job_id": job_id,
+            "opcode": op.get("OP_ID"),
+            "status": status,
+            "log_msg": log_msg,
+            "timestamp": event_time(job, index, status),
+        }
+        # Only what a single-opcode job does not say already, to keep events small.
+        if index:
+            event["op_index"] = index
+        if overall != status:
+            event["job_status"] = overall
+        if ecode:
+            event["ecode"] = ecode
+        out.append((index, status, event))
+    return out
+
+
 class JobTracker:
     """Remembers (in the spool) the last status sent for each opcode, so each change is sent
     once, across restarts too."""
@@ -76,32 +139,27 @@ class JobTracker:
         self.cluster, self.spool = cluster, spool
         self.sent = spool.opstates()
 
+    def known_jobs(self) -> set[int]:
+        return {job_id for job_id, _ in self.sent}
+
     def observe(self, jobs: Iterable[dict[str, Any]], *, complete: bool = True) -> int:
-        """Spool an event per change; with `complete`, jobs absent from `jobs` are forgotten."""
-        queued = 0
+        """Spool an event per change (jobs in id order, one transaction); with `complete`,
+        jobs absent from `jobs` are forgotten (archived)."""
+        items = []
         seen: set[int] = set()
-        for job in jobs:
+        for job in sorted(jobs, key=lambda j: int(j["id"])):
             job_id = int(job["id"])
             seen.add(job_id)
-            logs = job.get("oplog") or []
-            for index, (op, status) in enumerate(zip(job.get("ops") or [], job.get("opstatus") or [])):
-                if not status or self.sent.get((job_id, index)) == status:
+            for index, status, event in op_events(self.cluster, job):
+                if self.sent.get((job_id, index)) == status:
                     continue
-                event = {
-                    "cluster": self.cluster,
-                    "instance": op.get("instance_name"),
-                    "job_id": job_id,
-                    "opcode": op.get("OP_ID"),
-                    "status": status,
-                    "log_msg": _log_message(logs[index] if index < len(logs) else []),
-                    "timestamp": event_time(job, index, status),
-                }
-                self.spool.put("op_status", event, (job_id, index, status))
-                self.sent[(job_id, index)] = status
-                queued += 1
+                items.append(("op_status", event, (job_id, index, status)))
+        self.spool.put_many(items)
+        for _, event, (job_id, index, status) in items:
+            self.sent[(job_id, index)] = status
         if complete:
-            self.forget({job_id for job_id, _ in self.sent} - seen)
-        return queued
+            self.forget(self.known_jobs() - seen)
+        return len(items)
 
     def forget(self, job_ids: set[int]) -> None:
         """Archived jobs change no more: drop what was remembered of them."""

@@ -1,91 +1,309 @@
 """Applying events from the node agents (Ganeti job queue, hooks, install progress).
 
-Events arrive in any order and possibly twice; the state function's backend time
-makes old and duplicate reports harmless. A final report also ends the operation
-that follows the job, so the agent and the chain's poll step converge: whichever
-sees the end first finalizes, the other finds it done.
+Events arrive in any order and possibly twice (several workers, redeliveries, an agent
+that resends after a crash). They are applied so that the final state does not depend
+on the order they arrived in:
+
+- the record of the server's last job (job id, status, opcode, log message) moves only
+  forward in Ganeti's order for one instance: the job serial, then the opcode's status
+  progression (queued < waiting < running < canceling < final). An event behind it is
+  ignored and counted as stale; the same report again is a duplicate and changes nothing;
+- what a final report does to the state (operstate, backend time, flavor, deletion) is
+  decided by the one state function, `state.apply_job_report`, whose backend time ignores
+  a report older than the last success applied. A final report of an older job that
+  arrives late still counts there (a success; or a failure while the build is undecided),
+  but never moves the record of the last job back, and nothing resurrects a destroyed
+  server;
+- build progress only rises; NICs are replaced by the newest hook report.
+
+A final report also ends the operation that follows the job, exactly as the chain's
+finalize step does, so the agent and the chain's poll step converge: whichever sees the
+end first finalizes, the other finds it done.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from . import steps
-from .models import IN_FLIGHT, Operation, OperState, Server, Step
+from .actions import ACTIONS
+from .models import IN_FLIGHT, Backend, Operation, OperState, Server, Step
 from .settings import get_settings
-from .state import JobReport, apply_job_report
+from .state import FINAL_STATUSES, JobReport, apply_job_report
 
 log = logging.getLogger(__name__)
 
+# Outcomes, counted per kind in Redis (events:counts) and logged one line per event.
+APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
+UNKNOWN, FOREIGN, INVALID = "unknown", "foreign", "invalid"
 
-def server_for_instance(session: Session, instance: str | None) -> Server | None:
-    """The server an instance name belongs to, or None for names without our prefix."""
+# Ganeti's order of an opcode's statuses.
+STATUS_RANK = {"queued": 0, "waiting": 1, "running": 2, "canceling": 3, "success": 4, "error": 4, "canceled": 4}
+
+# The columns an event can change; comparing them before and after says whether it did.
+TRACKED = ("operstate", "backend_job_id", "backend_job_status", "backend_opcode", "backend_log_msg",
+           "backend_time", "build_percentage", "flavor_id", "deleted", "nics", "task")
+JOB_RECORD = ("backend_job_id", "backend_job_status", "backend_opcode", "backend_log_msg")
+TERMINAL = ("operstate", "deleted")
+
+
+class InvalidEvent(ValueError):
+    """The event lacks a field or carries a value of the wrong kind: never retried."""
+
+
+class NotYet(Exception):
+    """A final report for a server whose operation has not recorded its job id yet: applying
+    it now would show the end of an operation that is still in flight. Try again shortly."""
+
+
+def event_name(kind: str, event: Any) -> str:
+    """The name the agent logs an event under (node_agent.emitter.event_id)."""
+    if not isinstance(event, dict):
+        return f"{kind}/?"
+    if kind == "op_status":
+        return f"{event.get('cluster')}/{event.get('job_id')}/{event.get('op_index', 0)}/{event.get('status')}"
+    return f"{event.get('cluster')}/{event.get('instance')}/{kind}/{event.get('timestamp')}"
+
+
+def server_id_for(instance: Any) -> int | None:
+    """The server id an instance name stands for, or None for names without our prefix."""
     prefix = get_settings().backend_prefix_id
-    if not instance or not instance.startswith(prefix):
+    if not isinstance(instance, str) or not instance.startswith(prefix):
         return None
     suffix = instance[len(prefix):]
-    if not suffix.isdigit():
+    return int(suffix) if suffix.isdigit() else None
+
+
+def server_for_instance(session: Session, instance: str | None) -> Server | None:
+    """The server an instance name belongs to (row locked), or None."""
+    server_id = server_id_for(instance)
+    return None if server_id is None else _locked_server(session, server_id)
+
+
+def _serialize_writers(session: Session) -> None:
+    """PostgreSQL serializes writers of one server with row locks (FOR UPDATE). SQLite
+    ignores those, and its deferred transactions would let two workers read the same row
+    and both write: take SQLite's write lock before reading instead."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _locked_server(session: Session, server_id: int) -> Server | None:
+    # Only the server's own row: an event needs neither its flavor nor its image.
+    return session.get(Server, server_id, with_for_update={"of": Server}, populate_existing=True,
+                       options=[lazyload(Server.flavor), lazyload(Server.image), lazyload(Server.backend)])
+
+
+def _snapshot(server: Server) -> tuple:
+    return tuple(getattr(server, name) for name in TRACKED)
+
+
+def session_backend(server: Server) -> Backend | None:
+    """The server's backend (one small query per session at most)."""
+    if server.backend_id is None:
         return None
-    return session.get(Server, int(suffix), with_for_update={"of": Server})
+    from sqlalchemy.orm import object_session
+
+    return object_session(server).get(Backend, server.backend_id)
 
 
-def apply_op_status(session: Session, event: dict[str, Any]) -> str:
-    """Returns what happened: applied, stale, or unknown (not ours / not in the database)."""
-    server = server_for_instance(session, event.get("instance"))
-    if server is None:
-        log.info("op_status for unknown instance %r (job %s) dropped", event.get("instance"), event.get("job_id"))
-        return "unknown"
-    report = JobReport(
-        job_id=int(event["job_id"]),
-        opcode=str(event["opcode"]),
-        status=str(event["status"]),
-        timestamp=float(event["timestamp"]),
-        log_msg=event.get("log_msg"),
-        ecode=event.get("ecode"),
-    )
+def _foreign(server: Server, event: dict[str, Any]) -> bool:
+    """An instance with our prefix on another cluster than the server's (another deployment
+    sharing the prefix, or a leftover) is not ours."""
+    cluster = event.get("cluster")
+    if not cluster:
+        return False
+    backend = session_backend(server)
+    return backend is None or backend.clustername != cluster
+
+
+def _finite(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidEvent(f"{what} is not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidEvent(f"{what} is not finite: {value!r}")
+    return number
+
+
+def _require_dict(event: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"an event is a JSON object, not {type(event).__name__}")
+    return event
+
+
+def parse_op_status(event: Any) -> tuple[JobReport, str]:
+    """The JobReport an op_status event carries, and its job's overall status."""
+    event = _require_dict(event)
+    try:
+        job_id = int(event["job_id"])
+        opcode, status = event["opcode"], event["status"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidEvent(f"op_status needs job_id, opcode and status: {exc}") from None
+    if not isinstance(opcode, str) or not opcode:
+        raise InvalidEvent(f"opcode is not a name: {opcode!r}")
+    if status not in STATUS_RANK:
+        raise InvalidEvent(f"unknown job status {status!r}")
+    job_status = event.get("job_status") or status
+    if job_status not in STATUS_RANK:
+        raise InvalidEvent(f"unknown job status {job_status!r}")
+    log_msg, ecode = event.get("log_msg"), event.get("ecode")
+    report = JobReport(job_id=job_id, opcode=opcode, status=status,
+                       timestamp=_finite(event.get("timestamp"), "timestamp"),
+                       log_msg=None if log_msg is None else str(log_msg),
+                       ecode=ecode if isinstance(ecode, str) else None)
+    return report, job_status
+
+
+def _key(job_id: int | None, status: str | None) -> tuple[int, int]:
+    return (-1 if job_id is None else job_id, STATUS_RANK.get(status or "", -1))
+
+
+def _record_job(server: Server, report: JobReport) -> None:
+    server.backend_job_id = report.job_id
+    server.backend_job_status = report.status
+    server.backend_opcode = report.opcode
+    server.backend_log_msg = report.log_msg
+
+
+def _terminal(server: Server) -> bool:
+    return server.deleted or server.operstate == OperState.DESTROYED.value
+
+
+def apply_op_status(session: Session, event: dict[str, Any], wait_for_chain: bool = True) -> str:
+    """Apply one opcode status report. Returns the outcome: applied, duplicate, stale,
+    unknown (not our prefix, or not in the database) or foreign (another cluster's).
+
+    Raises InvalidEvent for a malformed event, and NotYet (when `wait_for_chain`) for a
+    final report that would end an operation which has not recorded its job id yet.
+    """
+    report, job_status = parse_op_status(event)
+    server_id = server_id_for(event.get("instance"))
+    if server_id is None:
+        log.info("op_status for instance %r (job %s) is not ours: dropped", event.get("instance"), report.job_id)
+        return UNKNOWN
+    _serialize_writers(session)
+    # Lock order as in the chain's steps: the operation, then the server.
     op = session.scalars(
-        select(Operation).where(Operation.server_id == server.id, Operation.job_id == report.job_id,
-                                Operation.status.in_(IN_FLIGHT)).with_for_update(of=Operation)
+        select(Operation).where(Operation.server_id == server_id, Operation.status.in_(IN_FLIGHT))
+        .options(lazyload(Operation.server)).with_for_update(of=Operation)
+        .execution_options(populate_existing=True)
     ).first()
+    server = _locked_server(session, server_id)
+    if server is None:
+        log.info("op_status for instance %r (job %s): no such server, dropped", event.get("instance"), report.job_id)
+        return UNKNOWN
+    if _foreign(server, event):
+        log.warning("op_status for instance %r from cluster %r, but server %s lives on %r: dropped",
+                    event.get("instance"), event.get("cluster"), server.id,
+                    getattr(session_backend(server), "clustername", None))
+        return FOREIGN
+    if op is not None and op.job_id is None:
+        if (wait_for_chain and job_status in FINAL_STATUSES and op.step in (Step.ALLOCATE.value, Step.SUBMIT.value)
+                and ACTIONS[op.kind].opcode == report.opcode):
+            raise NotYet(f"server {server.id}: operation {op.id} has not recorded its job yet")
+        op = None
+    elif op is not None and op.job_id != report.job_id:
+        op = None
     if op is not None:
-        report = JobReport(**{**report.__dict__, "extra": op.params})
-    applied = apply_job_report(server, report)
-    if applied and report.is_final and op is not None and op.step in (Step.POLL.value, Step.FINALIZE.value):
+        report = dataclasses.replace(report, extra={k: v for k, v in op.params.items() if k != "job_result"})
+
+    before = _snapshot(server)
+    event_key, server_key = _key(report.job_id, report.status), _key(server.backend_job_id, server.backend_job_status)
+    if event_key >= server_key:
+        # The newest report about this server: it becomes the record of its last job
+        # (a report without a log message clears the previous job's).
+        newest = dataclasses.replace(report, log_msg=report.log_msg if report.log_msg is not None else "")
+        if not apply_job_report(server, newest):
+            _record_job(server, newest)  # older than the last success: the state stays
+    elif report.is_final and (report.status == "success" or server.operstate == OperState.BUILD.value):
+        # A late end of an older job: what it does still counts (the state function's
+        # backend time decides), but the record of the newest job stays, and a destroyed
+        # server stays destroyed (a removal that found nothing to remove does not move
+        # the backend time, so that time alone cannot tell).
+        kept = JOB_RECORD + (TERMINAL if _terminal(server) else ())
+        saved = {name: getattr(server, name) for name in kept}
+        apply_job_report(server, report)
+        for name, value in saved.items():
+            setattr(server, name, value)
+
+    ended_operation = False
+    if op is not None and job_status in FINAL_STATUSES and op.step in (Step.POLL.value, Step.FINALIZE.value):
+        # What the chain's poll and finalize steps would do, in one commit.
         if op.step == Step.POLL.value:
-            steps.conclude(op, report)
+            steps.conclude(op, dataclasses.replace(report, status=job_status, extra={}))
+        apply_job_report(server, steps.final_report(op))
         steps.close_finalized(op)
-        log.info("op=%s server=%s finished %s by event", op.id, server.id, op.status)
-    session.commit()
-    return "applied" if applied else "stale"
+        ended_operation = True
+        log.info("op=%s server=%s %s finished %s by event", op.id, server.id, op.kind, op.status)
+
+    if ended_operation or _snapshot(server) != before:
+        session.commit()
+        return APPLIED
+    return DUPLICATE if event_key == server_key else STALE
 
 
 def apply_build_progress(session: Session, event: dict[str, Any]) -> str:
-    server = server_for_instance(session, event.get("instance"))
+    """Progress only rises: a late or repeated report changes nothing, and the create's
+    success shows 100 whatever arrives after it."""
+    event = _require_dict(event)
+    percentage = int(_finite(event.get("percentage"), "percentage"))
+    if not 0 <= percentage <= 100:
+        raise InvalidEvent(f"percentage out of range: {percentage}")
+    server_id = server_id_for(event.get("instance"))
+    if server_id is None:
+        return UNKNOWN
+    _serialize_writers(session)
+    server = _locked_server(session, server_id)
     if server is None:
-        return "unknown"
-    if server.operstate != OperState.BUILD.value:
-        return "stale"
-    percentage = max(0, min(100, int(event.get("percentage", 0))))
-    if percentage <= server.build_percentage:
-        return "stale"  # progress only rises; a late or repeated message changes nothing
+        return UNKNOWN
+    if _foreign(server, event):
+        return FOREIGN
+    if percentage == server.build_percentage:
+        return DUPLICATE
+    if percentage < server.build_percentage:
+        return STALE
     server.build_percentage = percentage
     session.commit()
-    return "applied"
+    return APPLIED
+
+
+def _nic(index: int, nic: Any) -> dict[str, Any]:
+    if not isinstance(nic, dict):
+        raise InvalidEvent(f"a NIC is an object, not {type(nic).__name__}")
+    try:
+        position = int(nic.get("index", index))
+    except (TypeError, ValueError):
+        raise InvalidEvent(f"NIC index is not a number: {nic.get('index')!r}") from None
+    text = lambda key: None if nic.get(key) in (None, "") else str(nic[key])  # noqa: E731
+    return {"index": position, "ip": text("ip"), "mac": text("mac"), "network": text("network")}
 
 
 def apply_nic_info(session: Session, event: dict[str, Any]) -> str:
-    server = server_for_instance(session, event.get("instance"))
+    """The instance's NICs as its post hook saw them (IP, MAC, network, index)."""
+    event = _require_dict(event)
+    raw = event.get("nics")
+    if not isinstance(raw, list):
+        raise InvalidEvent("nic_info needs a list of nics")
+    nics = sorted((_nic(i, n) for i, n in enumerate(raw)), key=lambda n: n["index"])
+    server_id = server_id_for(event.get("instance"))
+    if server_id is None:
+        return UNKNOWN
+    _serialize_writers(session)
+    server = _locked_server(session, server_id)
     if server is None:
-        return "unknown"
-    nics = [
-        {"index": int(n.get("index", i)), "ip": n.get("ip"), "mac": n.get("mac"), "network": n.get("network")}
-        for i, n in enumerate(event.get("nics") or [])
-    ]
+        return UNKNOWN
+    if _foreign(server, event):
+        return FOREIGN
     if nics == (server.nics or []):
-        return "stale"
+        return DUPLICATE
     server.nics = nics
     session.commit()
-    return "applied"
+    return APPLIED

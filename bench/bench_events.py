@@ -1,0 +1,107 @@
+"""Event ingestion per second through a real worker, beside a bare no-op task.
+
+Both are published the way the node agent publishes (its Emitter, by task name, to the
+`events` queue) on the same redis-server and consumed by the same worker process in one
+run, so the ratio says what applying an event costs (parse, lock the server's row, the
+state function, commit, count), whatever the machine's speed. The events are realistic
+histories (creates with install progress and the NIC hook, then stop/start/reboot jobs,
+failures, removals) for a few hundred servers, in the order an agent sends them.
+
+    .venv/bin/python bench/bench_events.py [--events 3000] [--noops 3000] [--concurrency 4]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def wait_until(done, total: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while done() < total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {done()} of {total} done after {timeout}s")
+        time.sleep(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000, help="events to apply (20 per server)")
+    parser.add_argument("--noops", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    import redis
+
+    import tests.events.test_replay as histories
+    from bench.stack import BenchStack
+
+    servers = max(1, args.events // histories.EVENTS_PER_SERVER)
+    histories.SERVERS = servers
+    stream = sorted(histories.generate(seed=1), key=lambda ke: ke[1]["timestamp"])
+    warmup_servers = 5
+    with tempfile.TemporaryDirectory() as tmp, BenchStack(Path(tmp), args.concurrency) as stack:
+        from node_agent.emitter import Emitter
+
+        histories.insert_servers(stack.db_url)
+        results = redis.Redis.from_url(os.environ["CELERY_RESULT_BACKEND"])
+        counts = redis.Redis.from_url(os.environ["REDIS_URL"])
+        emitter = Emitter(os.environ["CELERY_BROKER_URL"])
+
+        def noop_done() -> int:
+            return results.dbsize()  # one result key per finished no-op; event tasks keep none
+
+        def events_done() -> int:
+            return sum(int(v) for v in counts.hgetall("events:counts").values())
+
+        def send_noops(n: int) -> None:
+            for i in range(n):
+                emitter.publish("bench.noop", [{"i": i}], ignore_result=False)
+
+        # Warm up both paths once so connection set-up is not measured.
+        send_noops(20)
+        wait_until(noop_done, 20, 60)
+        warm = [ke for ke in stream if int(ke[1]["instance"][4:]) < histories.FIRST_ID + warmup_servers]
+        for kind, event in warm:
+            emitter.send(kind, event)
+        wait_until(events_done, len(warm), 60)
+        measured = [ke for ke in stream if int(ke[1]["instance"][4:]) >= histories.FIRST_ID + warmup_servers]
+
+        base = noop_done()
+        start = time.perf_counter()
+        send_noops(args.noops)
+        wait_until(lambda: noop_done() - base, args.noops, 300)
+        bare = args.noops / (time.perf_counter() - start)
+
+        base = events_done()
+        start = time.perf_counter()
+        for kind, event in measured:
+            emitter.send(kind, event)
+        wait_until(lambda: events_done() - base, len(measured), 300)
+        product = len(measured) / (time.perf_counter() - start)
+        outcomes = Counter({k.decode(): int(v) for k, v in counts.hgetall("events:counts").items()})
+        emitter.close()
+
+    kinds = Counter(kind for kind, _ in measured)
+    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, "
+          f"python {platform.python_version()}; worker concurrency {args.concurrency}, SQLite, Redis broker")
+    print()
+    print("| measure | count | per second | ratio to baseline |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| bare no-op task on the events queue (baseline) | {args.noops} | {bare:.1f} | 1.00 |")
+    print(f"| event applied (agent → broker → worker → database) | {len(measured)} | {product:.1f} "
+          f"| {product / bare:.2f} |")
+    print()
+    print(f"events by kind: {dict(kinds)}; outcomes (warm-up included): {dict(outcomes)}")
+
+
+if __name__ == "__main__":
+    main()

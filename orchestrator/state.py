@@ -68,8 +68,9 @@ class JobReport:
 def apply_job_report(server: Server, report: JobReport) -> bool:
     """Apply `report` to `server`; returns False when the report is older and ignored.
 
-    Only successful jobs advance the server's backend time, so a late error from an
-    older job can never undo a newer success (e.g. resurrect a removed server).
+    Only jobs that set the operstate advance the server's backend time, so a late error
+    from an older job can never undo a newer state (e.g. resurrect a removed server), and a
+    resize (which leaves the operstate alone) cannot hide an earlier shutdown reported late.
     """
     if server.backend_time is not None and report.timestamp < server.backend_time:
         log.info(
@@ -87,10 +88,10 @@ def apply_job_report(server: Server, report: JobReport) -> bool:
         return True
 
     if report.status == "success":
-        server.backend_time = report.timestamp
         new_state = SUCCESS_OPERSTATE.get(report.opcode)
         if new_state is not None:
             server.operstate = new_state.value
+            server.backend_time = report.timestamp
         if report.opcode == OP_CREATE:
             server.build_percentage = 100
         if report.opcode == OP_SET_PARAMS and report.extra.get("flavor_id"):
@@ -103,6 +104,7 @@ def apply_job_report(server: Server, report: JobReport) -> bool:
         # Removing what the cluster no longer has: the server is gone all the same.
         server.operstate = OperState.DESTROYED.value
         server.deleted = True
+        server.backend_time = report.timestamp
     log.info(
         "server=%s job=%s %s %s -> operstate %s",
         server.id, report.job_id, report.opcode, report.status, server.operstate,

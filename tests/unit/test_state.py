@@ -56,3 +56,17 @@ def test_remove_of_unknown_instance_destroys():
     s = server(operstate="STARTED")
     apply_job_report(s, JobReport(9, "OP_INSTANCE_REMOVE", "error", 300.0, ecode="unknown_entity"))
     assert s.operstate == "DESTROYED" and s.deleted
+
+
+def test_resize_does_not_hide_an_earlier_shutdown_reported_late():
+    s = server(operstate="STARTED", backend_time=100.0)
+    apply_job_report(s, JobReport(11, "OP_INSTANCE_SET_PARAMS", "success", 300.0, extra={"flavor_id": 2}))
+    apply_job_report(s, JobReport(10, "OP_INSTANCE_SHUTDOWN", "success", 200.0))
+    assert (s.operstate, s.flavor_id) == ("STOPPED", 2)
+
+
+def test_remove_of_unknown_instance_is_not_undone_by_an_older_report():
+    s = server(operstate="STARTED", backend_time=100.0)
+    apply_job_report(s, JobReport(12, "OP_INSTANCE_REMOVE", "error", 300.0, ecode="unknown_entity"))
+    assert not apply_job_report(s, JobReport(11, "OP_INSTANCE_STARTUP", "success", 200.0))
+    assert s.operstate == "DESTROYED"

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from flask import Flask, g
+from werkzeug.routing import IntegerConverter
 from flask_smorest import Api
 
 from orchestrator.db import get_sessionmaker
 from orchestrator.logs import setup_logging
 from orchestrator.settings import Settings, get_settings
 
-from . import errors, metrics
+from . import docs, errors, metrics
 from orchestrator.vmconfig import ConfigStore
 
 from .views import admin, catalog, health, operations, servers
@@ -18,9 +19,18 @@ class OrchestratorApi(Api):
     ERROR_SCHEMA = errors.ErrorSchema
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in paths: ids are 32-bit in the database, so a larger number matches no
+    route (404) instead of overflowing a query (500); the spec says so (maximum)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         SETTINGS=settings,
         API_TITLE="Ganeti orchestrator",
@@ -29,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs.swagger_ui_url(),
         API_SPEC_OPTIONS={
             "components": {
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
@@ -59,5 +69,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     errors.register(app)
+    docs.install(app)
     metrics.install(app, settings.database_url)
     return app

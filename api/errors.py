@@ -12,7 +12,19 @@ from orchestrator.errors import DomainError
 log = logging.getLogger(__name__)
 
 STATUS_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                409: "Conflict", 422: "Unprocessable Entity", 500: "Internal Server Error"}
+                405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
+                415: "Unsupported Media Type", 422: "Unprocessable Entity", 428: "Precondition Required",
+                500: "Internal Server Error", 503: "Service Unavailable"}
+
+# What each documented error means, for the spec.
+ERROR_DESCRIPTIONS = {
+    400: "the body is not valid JSON",
+    401: "missing, invalid or revoked bearer token",
+    403: "administrators only",
+    404: "no such resource, or not the caller's to see",
+    409: "conflicts with the resource's state",
+    422: "invalid input: `errors` names the fields at fault",
+}
 
 
 class ErrorSchema(ma.Schema):
@@ -44,6 +56,10 @@ def error_body(code: int, message: str, errors: dict | None = None) -> dict:
 
 
 def handle_http_exception(error: HTTPException):
+    if error.code == 304:  # ETag matched (If-None-Match): no body
+        from flask import Response
+
+        return Response(status=304)
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or data.get("messages")
     message = data.get("message")
@@ -59,6 +75,8 @@ def handle_http_exception(error: HTTPException):
     response.status_code = error.code or 500
     for key, value in (data.get("headers") or {}).items():
         response.headers[key] = value
+    if getattr(error, "valid_methods", None):  # 405: say which methods are allowed
+        response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
 
 
@@ -73,3 +91,14 @@ def handle_domain_error(error: DomainError):
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+
+
+def documents(blp, *codes: int):
+    """Document error responses (the one error shape) on an endpoint."""
+
+    def decorator(func):
+        for code in sorted(codes, reverse=True):
+            func = blp.alt_response(code, schema=ErrorSchema, description=ERROR_DESCRIPTIONS.get(code))(func)
+        return func
+
+    return decorator

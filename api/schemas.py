@@ -1,12 +1,27 @@
 """Marshmallow schemas: the shape of every request and response."""
 from __future__ import annotations
 
+import datetime as dt
+
 import marshmallow as ma
 from marshmallow import validate
 
+from orchestrator import catalog
+from orchestrator.servers import API_STATUSES
 from orchestrator.state import api_status
 
 NAME = validate.Length(min=1, max=255)
+# Ids are 32-bit integers in the database: anything larger is no id (a 422, never a 500).
+ID = validate.Range(min=0, max=2**31 - 1)
+
+
+class UtcDateTime(ma.fields.DateTime):
+    """RFC 3339 with its offset, always: SQLite hands back naive datetimes, which are UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class OperationSchema(ma.Schema):
@@ -20,9 +35,9 @@ class OperationSchema(ma.Schema):
     job_status = ma.fields.String(allow_none=True)
     attempts = ma.fields.Integer()
     error = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
 
 
 class NicSchema(ma.Schema):
@@ -48,15 +63,15 @@ class ServerSchema(ma.Schema):
     backend_opcode = ma.fields.String(allow_none=True)
     backend_log_msg = ma.fields.String(allow_none=True)
     suspended = ma.fields.Boolean()
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class ServerCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=NAME)
-    flavor_id = ma.fields.Integer(required=True, strict=True)
-    image_id = ma.fields.Integer(required=True, strict=True)
-    backend_id = ma.fields.Integer(strict=True, load_default=None, metadata={"description": "admin only"})
+    flavor_id = ma.fields.Integer(validate=ID, required=True, strict=True)
+    image_id = ma.fields.Integer(validate=ID, required=True, strict=True)
+    backend_id = ma.fields.Integer(validate=ID, strict=True, load_default=None, metadata={"description": "admin only"})
     password = ma.fields.String(load_only=True, load_default=None, validate=validate.Length(min=8, max=128),
                                 metadata={"description": "generated when absent; never stored"})
 
@@ -73,13 +88,16 @@ class ActionSchema(ma.Schema):
     )
     type = ma.fields.String(load_default=None, validate=validate.OneOf(["soft", "hard"]),
                             metadata={"description": "reboot only"})
-    flavor_id = ma.fields.Integer(strict=True, load_default=None, metadata={"description": "resize only"})
+    flavor_id = ma.fields.Integer(validate=ID, strict=True, load_default=None, metadata={"description": "resize only"})
 
 
 class OperationQuerySchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]))
     kind = ma.fields.String(validate=validate.Length(max=32))
-    server_id = ma.fields.Integer()
+    server_id = ma.fields.Integer(validate=ID)
+    owner = ma.fields.String(data_key="user_id", validate=NAME,
+                             metadata={"description": "administrators: anyone's; users: their own"})
+    backend_id = ma.fields.Integer(validate=ID, metadata={"description": "administrators only"})
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
@@ -89,51 +107,196 @@ class VmConfigSchema(ma.Schema):
     config = ma.fields.Dict()
 
 
+HOSTNAME = validate.Regexp(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[[0-9A-Fa-f:.]+\]$",
+                           error="a host name, an IPv4 address or a bracketed IPv6 address")
+DISK_TEMPLATE = validate.OneOf(catalog.DISK_TEMPLATES)
+
+
 class BackendSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    clustername = ma.fields.String(required=True, validate=NAME)
-    host = ma.fields.String(required=True, validate=NAME)
-    port = ma.fields.Integer(load_default=5080, validate=validate.Range(1, 65535))
-    scheme = ma.fields.String(load_default="https", validate=validate.OneOf(["http", "https"]))
-    username = ma.fields.String(required=True, validate=NAME)
+    """A cluster as the API shows it: never its RAPI credentials."""
+
+    id = ma.fields.Integer()
+    clustername = ma.fields.String()
+    host = ma.fields.String()
+    port = ma.fields.Integer()
+    scheme = ma.fields.String()
+    verify_tls = ma.fields.Boolean()
+    drained = ma.fields.Boolean(metadata={"description": "no new servers are placed here"})
+    offline = ma.fields.Boolean()
+    offline_reason = ma.fields.String(allow_none=True)
+    disk_templates = ma.fields.List(ma.fields.String(), metadata={"description": "allowed disk templates"})
+    mtotal = ma.fields.Integer()
+    mfree = ma.fields.Integer()
+    dtotal = ma.fields.Integer()
+    dfree = ma.fields.Integer()
+    ctotal = ma.fields.Integer()
+    pinst_cnt = ma.fields.Integer()
+    stats_updated_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class BackendCreateSchema(ma.Schema):
+    clustername = ma.fields.String(load_default=None, validate=NAME,
+                                   metadata={"description": "default: the name the cluster's /2/info gives"})
+    host = ma.fields.String(required=True, validate=HOSTNAME)
+    port = ma.fields.Integer(load_default=5080, strict=True, validate=validate.Range(1, 65535))
+    scheme = ma.fields.String(load_default="https", validate=validate.OneOf(catalog.SCHEMES))
+    username = ma.fields.String(required=True, load_only=True, validate=NAME)
     password = ma.fields.String(required=True, load_only=True, validate=NAME)
     verify_tls = ma.fields.Boolean(load_default=True)
-    drained = ma.fields.Boolean(load_default=True)
-    offline = ma.fields.Boolean(dump_only=True)
-    offline_reason = ma.fields.String(dump_only=True, allow_none=True)
-    disk_templates = ma.fields.List(ma.fields.String(), dump_only=True)
-    mtotal = ma.fields.Integer(dump_only=True)
-    mfree = ma.fields.Integer(dump_only=True)
-    dtotal = ma.fields.Integer(dump_only=True)
-    dfree = ma.fields.Integer(dump_only=True)
-    ctotal = ma.fields.Integer(dump_only=True)
-    pinst_cnt = ma.fields.Integer(dump_only=True)
-    stats_updated_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    drained = ma.fields.Boolean(load_default=True, metadata={"description": "drained by default, as Synnefo adds"})
+    disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), load_default=None,
+                                    metadata={"description": "default: the cluster's enabled templates"})
+
+
+class BackendModifySchema(ma.Schema):
+    clustername = ma.fields.String(validate=NAME)
+    host = ma.fields.String(validate=HOSTNAME)
+    port = ma.fields.Integer(strict=True, validate=validate.Range(1, 65535))
+    scheme = ma.fields.String(validate=validate.OneOf(catalog.SCHEMES))
+    username = ma.fields.String(load_only=True, validate=NAME)
+    password = ma.fields.String(load_only=True, validate=NAME)
+    verify_tls = ma.fields.Boolean()
+    drained = ma.fields.Boolean()
+    offline = ma.fields.Boolean()
+    disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE))
+
+
+class BackendQuerySchema(ma.Schema):
+    drained = ma.fields.Boolean()
+    offline = ma.fields.Boolean()
+
+
+CPU = validate.Range(1, 1024)
+RAM = validate.Range(64, 16 * 1024 * 1024)
+DISK = validate.Range(1, 1024 * 1024)
 
 
 class FlavorSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    name = ma.fields.String(required=True, validate=NAME)
-    cpu = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, 1024))
-    ram = ma.fields.Integer(required=True, strict=True, validate=validate.Range(64, 16 * 1024 * 1024),
-                            metadata={"description": "MiB"})
-    disk = ma.fields.Integer(required=True, strict=True, validate=validate.Range(1, 1024 * 1024),
-                             metadata={"description": "GiB"})
-    disk_template = ma.fields.String(
-        load_default="plain",
-        validate=validate.OneOf(["plain", "drbd", "file", "sharedfile", "blockdev", "rbd", "diskless", "ext"]),
-    )
-    deleted = ma.fields.Boolean(dump_only=True)
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    cpu = ma.fields.Integer()
+    ram = ma.fields.Integer(metadata={"description": "MiB"})
+    disk = ma.fields.Integer(metadata={"description": "GiB"})
+    disk_template = ma.fields.String()
+    deleted = ma.fields.Boolean(metadata={"description": "kept by existing servers, cannot be chosen"})
+
+
+class FlavorCreateSchema(ma.Schema):
+    name = ma.fields.String(load_default=None, validate=NAME,
+                            metadata={"description": "default: C<cpu>R<ram>D<disk><disk_template>"})
+    cpu = ma.fields.Integer(required=True, strict=True, validate=CPU)
+    ram = ma.fields.Integer(required=True, strict=True, validate=RAM, metadata={"description": "MiB"})
+    disk = ma.fields.Integer(required=True, strict=True, validate=DISK, metadata={"description": "GiB"})
+    disk_template = ma.fields.String(load_default="plain", validate=DISK_TEMPLATE)
+
+
+def _non_empty_list(field, bounds, **kwargs):
+    return ma.fields.List(field(strict=True, validate=bounds) if bounds else field(validate=DISK_TEMPLATE),
+                          validate=validate.Length(1, 32), **kwargs)
+
+
+class FlavorProductSchema(ma.Schema):
+    """Every combination of the lists becomes a flavor named C<cpu>R<ram>D<disk><template>."""
+
+    cpus = _non_empty_list(ma.fields.Integer, CPU, required=True)
+    rams = _non_empty_list(ma.fields.Integer, RAM, required=True, metadata={"description": "MiB"})
+    disks = _non_empty_list(ma.fields.Integer, DISK, required=True, metadata={"description": "GiB"})
+    disk_templates = _non_empty_list(ma.fields.String, None, load_default=lambda: ["plain"])
+
+
+class FlavorModifySchema(ma.Schema):
+    deleted = ma.fields.Boolean(required=True)
+
+
+class FlavorQuerySchema(ma.Schema):
+    deleted = ma.fields.Boolean(load_default=False, metadata={"description": "list the deleted ones instead"})
+    cpu = ma.fields.Integer(validate=ID)
+    ram = ma.fields.Integer(validate=ID)
+    disk = ma.fields.Integer(validate=ID)
+    disk_template = ma.fields.String(validate=DISK_TEMPLATE)
 
 
 class ImageSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    location = ma.fields.String()
+    disk_format = ma.fields.Function(catalog.image_disk_format)
+    os = ma.fields.String()
+    properties = ma.fields.Function(catalog.public_properties,
+                                    metadata={"type": "object", "description": "free-form (OSFAMILY, ROOT_PARTITION, ...)"})
+    public = ma.fields.Boolean()
+    owner = ma.fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class ImageCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=NAME)
     location = ma.fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    disk_format = ma.fields.String(load_default="diskdump", validate=validate.OneOf(catalog.DISK_FORMATS))
     os = ma.fields.String(load_default="snf-image+default", validate=validate.Length(min=1, max=64))
-    properties = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
-    public = ma.fields.Boolean(load_default=False)
-    owner = ma.fields.String(dump_only=True, allow_none=True)
+    properties = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 64)), load_default=dict,
+                                metadata={"description": "free-form: OSFAMILY, ROOT_PARTITION, users, ..."})
+    public = ma.fields.Boolean(load_default=False, metadata={"description": "administrators only"})
+
+
+class ServerQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=validate.OneOf(API_STATUSES))
+    backend_id = ma.fields.Integer(validate=ID)
+    user_id = ma.fields.String(validate=NAME, metadata={"description": "administrators: anyone's; users: their own"})
+    flavor_id = ma.fields.Integer(validate=ID)
+    image_id = ma.fields.Integer(validate=ID)
+    name = ma.fields.String(validate=NAME, metadata={"description": "exact name"})
+    deleted = ma.fields.Boolean(load_default=False, metadata={"description": "include deleted servers"})
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    cursor = ma.fields.String(validate=validate.Length(1, 256),
+                              metadata={"description": "the `next` of the previous page"})
+
+
+class ServerPageSchema(ma.Schema):
+    servers = ma.fields.List(ma.fields.Nested(ServerSchema), required=True)
+    next = ma.fields.String(allow_none=True, required=True,
+                            metadata={"description": "opaque cursor of the next page; null on the last one"})
+
+
+class ServerModifySchema(ma.Schema):
+    name = ma.fields.String(validate=NAME)
+    suspended = ma.fields.Boolean(metadata={"description": "administrators only"})
+
+
+class ServerImportSchema(ma.Schema):
+    backend_id = ma.fields.Integer(validate=ID, required=True, strict=True)
+    instance_name = ma.fields.String(required=True, validate=NAME,
+                                     metadata={"description": "must be BACKEND_PREFIX_ID<free server id>"})
+    user_id = ma.fields.String(required=True, validate=NAME, metadata={"description": "the owner"})
+    flavor_id = ma.fields.Integer(validate=ID, strict=True, load_default=None,
+                                  metadata={"description": "default: the flavor matching the instance"})
+    image_id = ma.fields.Integer(validate=ID, strict=True, load_default=None,
+                                 metadata={"description": "default: the image at the instance's osparams img_id"})
+    name = ma.fields.String(validate=NAME, load_default=None, metadata={"description": "default: the instance name"})
+
+
+class ServerDetailSchema(ServerSchema):
+    task = ma.fields.String(allow_none=True)
+    deleted = ma.fields.Boolean()
+    backend_time = ma.fields.Float(allow_none=True)
+    last_reconciled_at = UtcDateTime(allow_none=True)
+
+
+class BackendRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    clustername = ma.fields.String()
+
+
+class ServerInspectSchema(ma.Schema):
+    server = ma.fields.Nested(ServerDetailSchema)
+    instance_name = ma.fields.String()
+    backend = ma.fields.Nested(BackendRefSchema, allow_none=True)
+    instance = ma.fields.Dict(allow_none=True, metadata={"description": "GET /2/instances/<name> as the cluster answers"})
+    jobs = ma.fields.List(ma.fields.Dict(), metadata={"description": "the cluster's jobs for the instance, newest first"})
+    cluster_error = ma.fields.String(allow_none=True)
+    operations = ma.fields.List(ma.fields.Nested(OperationSchema), metadata={"description": "newest first"})
 
 
 class FindingSchema(ma.Schema):
@@ -150,8 +313,8 @@ class FindingSchema(ma.Schema):
 class ReconciliationRunSchema(ma.Schema):
     id = ma.fields.Integer()
     trigger = ma.fields.String()
-    started_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
+    started_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
     fixes = ma.fields.List(ma.fields.String())
     backends_checked = ma.fields.List(ma.fields.Integer())
     backends_skipped = ma.fields.Dict()

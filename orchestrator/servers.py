@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .actions import ACTIONS
+from .catalog import is_unregistered
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
 
@@ -26,7 +27,7 @@ REBOOT_TYPES = ("soft", "hard")
 
 def visible_image(session: Session, image_id: int, user_id: str, *, admin: bool) -> Image:
     image = session.get(Image, image_id)
-    if image is None or not (image.public or admin or image.owner == user_id):
+    if image is None or is_unregistered(image) or not (image.public or admin or image.owner == user_id):
         raise Invalid(f"image {image_id} does not exist", field="image_id")
     return image
 
@@ -185,3 +186,82 @@ def list_servers(session: Session, *, user_id: str, admin: bool) -> list[Server]
     if not admin:
         query = query.where(Server.user_id == user_id)
     return list(session.scalars(query))
+
+
+# API statuses a list can be filtered by, and what each means in the database.
+API_STATUSES = ("BUILD", "ACTIVE", "STOPPED", "ERROR", "DELETED", "REBOOT", "RESIZE")
+SERVER_FILTERS = ("status", "backend_id", "user_id", "flavor_id", "image_id", "name")
+
+
+def _status_clause(status: str):
+    from sqlalchemy import and_, or_
+
+    live = (OperState.STARTED.value, OperState.STOPPED.value)
+    if status == "ACTIVE":
+        return and_(Server.operstate == OperState.STARTED.value, Server.task.is_(None))
+    if status == "STOPPED":
+        return and_(Server.operstate == OperState.STOPPED.value, Server.task.is_(None))
+    if status in ("REBOOT", "RESIZE"):
+        return and_(Server.task == status, Server.operstate.in_(live))
+    if status == "DELETED":
+        return or_(Server.operstate == OperState.DESTROYED.value, Server.deleted.is_(True))
+    if status == "BUILD":
+        return Server.operstate == OperState.BUILD.value
+    if status == "ERROR":
+        return Server.operstate.not_in([s.value for s in OperState if s is not OperState.ERROR])
+    raise Invalid(f"status must be one of {', '.join(API_STATUSES)}", field="status")
+
+
+def search_servers(
+    session: Session, *, user_id: str, admin: bool, status: str | None = None, backend_id: int | None = None,
+    owner: str | None = None, flavor_id: int | None = None, image_id: int | None = None, name: str | None = None,
+    deleted: bool = False, after: int | None = None, limit: int | None = None,
+) -> list[Server]:
+    """Servers by id, filtered; a user only ever gets their own.
+
+    Deleted servers are left out unless `deleted` or `status=DELETED`. `after` is the last
+    id of the previous page (the API wraps it in an opaque cursor).
+    """
+    query = select(Server).order_by(Server.id)
+    if not admin:
+        query = query.where(Server.user_id == user_id)
+    if owner is not None:
+        query = query.where(Server.user_id == owner)
+    if status is not None:
+        query = query.where(_status_clause(status))
+    if not deleted and status != "DELETED":
+        query = query.where(Server.deleted.is_(False))
+    for column, value in ((Server.backend_id, backend_id), (Server.flavor_id, flavor_id),
+                          (Server.image_id, image_id), (Server.name, name)):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(Server.id > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def modify_server(session: Session, server: Server, *, user_id: str, admin: bool, name: str | None = None,
+                  suspended: bool | None = None) -> Server:
+    """Rename (the owner or an administrator) or suspend/unsuspend (administrators only).
+
+    Suspending is recorded as an operation, as the `suspend` action is.
+    """
+    if suspended is not None and not admin:
+        raise Forbidden("only administrators may suspend or unsuspend a server")
+    if server.deleted:
+        raise Conflict(f"server {server.id} is deleted")
+    if name is not None:
+        if server.suspended and not admin:
+            raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
+        server.name = name
+    if suspended is not None and bool(suspended) != server.suspended:
+        _set_suspended(session, server, "suspend" if suspended else "unsuspend", user_id=user_id, admin=admin)
+    session.flush()
+    return server
+
+
+def last_operations(session: Session, server_id: int, limit: int = 10) -> list[Operation]:
+    return list(session.scalars(select(Operation).where(Operation.server_id == server_id)
+                                .order_by(Operation.id.desc()).limit(limit)))

@@ -11,7 +11,7 @@ from orchestrator.errors import NotFound
 from orchestrator.models import Backend, ReconciliationRun
 
 from ..auth import admin_only, require_principal
-from ..errors import ErrorSchema
+from ..errors import documents
 from ..schemas import BackendSchema, ReconciliationRunDetailSchema, ReconciliationRunSchema
 
 blp = Blueprint("reconciliation", __name__, url_prefix="/api/v1/reconciliation", description="Reconciliation (admin)")
@@ -26,7 +26,7 @@ refresh_blp.before_request(admin_only)
 @blp.route("/runs")
 class Runs(MethodView):
     @blp.response(200, ReconciliationRunSchema(many=True))
-    @blp.alt_response(403, schema=ErrorSchema)
+    @documents(blp, 401, 403)
     def get(self):
         """The latest 100 runs, newest first."""
         return g.db.scalars(select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(100)).all()
@@ -34,8 +34,9 @@ class Runs(MethodView):
 
 @blp.route("/runs/<int:run_id>")
 class RunById(MethodView):
+    @blp.etag
     @blp.response(200, ReconciliationRunDetailSchema)
-    @blp.alt_response(404, schema=ErrorSchema)
+    @documents(blp, 401, 403, 404)
     def get(self, run_id: int):
         """One run with every finding: kind, server, what was seen, whether and how it was fixed."""
         run = g.db.get(ReconciliationRun, run_id)
@@ -47,7 +48,7 @@ class RunById(MethodView):
 @refresh_blp.route("/<int:backend_id>/refresh")
 class BackendRefresh(MethodView):
     @refresh_blp.response(200, BackendSchema)
-    @refresh_blp.alt_response(404, schema=ErrorSchema)
+    @documents(refresh_blp, 401, 403, 404)
     def post(self, backend_id: int):
         """Read the cluster's capacity now (an operator's explicit request: one bulk nodes call)."""
         backend = g.db.get(Backend, backend_id)

@@ -5,11 +5,11 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from orchestrator import operations
+from orchestrator import operations, queries
 from orchestrator.tasks import ops
 
 from ..auth import principal, require_principal
-from ..errors import ErrorSchema
+from ..errors import documents
 from ..schemas import OperationQuerySchema, OperationSchema, VmConfigSchema
 
 blp = Blueprint("operations", __name__, url_prefix="/api/v1/operations", description="Durable operations")
@@ -21,17 +21,20 @@ config_blp = Blueprint("config", __name__, url_prefix="/api/v1/config", descript
 class Operations(MethodView):
     @blp.arguments(OperationQuerySchema, location="query")
     @blp.response(200, OperationSchema(many=True))
+    @documents(blp, 401, 422)
     def get(self, query):
-        """Newest first; filter by status (e.g. FAILED), kind or server."""
+        """Newest first; filter by status (e.g. FAILED), kind, server or user (administrators)."""
         who = principal()
-        return operations.list_operations(g.db, user_id=who.user_id, admin=who.admin, **query)
+        return queries.search_operations(g.db, user_id=who.user_id, admin=who.admin, **query)
 
 
 @blp.route("/<int:op_id>")
 class OperationById(MethodView):
+    @blp.etag
     @blp.response(200, OperationSchema)
-    @blp.alt_response(404, schema=ErrorSchema)
+    @documents(blp, 401, 404)
     def get(self, op_id: int):
+        """One operation: its step, attempts, Ganeti job and last error."""
         who = principal()
         return operations.get_operation(g.db, op_id, user_id=who.user_id, admin=who.admin)
 
@@ -39,8 +42,7 @@ class OperationById(MethodView):
 @blp.route("/<int:op_id>/retry")
 class OperationRetry(MethodView):
     @blp.response(202, OperationSchema)
-    @blp.alt_response(404, schema=ErrorSchema)
-    @blp.alt_response(409, schema=ErrorSchema)
+    @documents(blp, 401, 404, 409)
     def post(self, op_id: int):
         """Resume a FAILED operation at the step that failed."""
         who = principal()
@@ -55,7 +57,7 @@ class OperationRetry(MethodView):
 class VmConfig(MethodView):
     @config_blp.doc(security=[])
     @config_blp.response(200, VmConfigSchema)
-    @config_blp.alt_response(404, schema=ErrorSchema)
+    @documents(config_blp, 404)
     def get(self, key: str):
         """The VM's password and configuration, once; then 404. The key is the credential."""
         from orchestrator.errors import NotFound

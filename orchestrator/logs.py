@@ -6,7 +6,19 @@ import logging.config
 from .settings import get_settings
 
 
+def logger_levels(value: str) -> dict[str, dict[str, str]]:
+    """LOG_LEVELS, like Synnefo's LOGGING_SETUP: ``orchestrator.steps=DEBUG,urllib3=INFO``."""
+    levels = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, level = item.partition("=")
+        if name.strip() and level.strip():
+            levels[name.strip()] = {"level": level.strip().upper()}
+    return levels
+
+
 def setup_logging() -> None:
+    import os
+
     level = get_settings().log_level
     logging.config.dictConfig(
         {
@@ -20,6 +32,7 @@ def setup_logging() -> None:
                 "orchestrator": {"level": level},
                 "api": {"level": level},
                 "urllib3": {"level": "WARNING"},
+                **logger_levels(os.environ.get("LOG_LEVELS", "")),
             },
             "root": {"level": level, "handlers": ["console"]},
         }

@@ -1,0 +1,57 @@
+"""The allocate step against a real database: pins and admin choices bypass the allocator."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from orchestrator import steps
+from orchestrator.models import Backend, Flavor, Image, Operation, Server, utcnow
+from orchestrator.settings import reload_settings
+
+
+def _backend(name: str, **kw) -> Backend:
+    figures = dict(mtotal=32768, mfree=16384, dtotal=1_000_000, dfree=750_000, ctotal=16, pinst_cnt=0,
+                   drained=False, stats_updated_at=utcnow(), disk_templates=["plain"])
+    return Backend(clustername=name, host="127.0.0.1", port=1, username="u", password="p", **{**figures, **kw})
+
+
+@pytest.fixture
+def pinned_env(monkeypatch):
+    yield monkeypatch
+    reload_settings()
+
+
+def _create(session, user: str, params: dict | None = None) -> Operation:
+    flavor = session.query(Flavor).first() or Flavor(name="f", cpu=1, ram=1024, disk=10)
+    image = session.query(Image).first() or Image(name="i", location="l")
+    server = Server(user_id=user, name="s", flavor=flavor, image=image)
+    session.add(server)
+    session.flush()
+    op = Operation(kind="create", server_id=server.id, user_id=user, params=params or {})
+    session.add(op)
+    session.commit()
+    return op
+
+
+def test_backend_per_user_pins_even_to_a_drained_backend(session, pinned_env):
+    free, drained = _backend("free"), _backend("pinned", drained=True)
+    session.add_all([free, drained])
+    session.commit()
+    pinned_env.setenv("BACKEND_PER_USER", f"vip={drained.id}")
+    reload_settings()
+    vip, other = _create(session, "vip"), _create(session, "someone")
+    steps.allocate(session, vip.id)
+    steps.allocate(session, other.id)
+    assert session.get(Server, vip.server_id).backend_id == drained.id
+    assert session.get(Server, other.server_id).backend_id == free.id
+
+
+def test_admin_backend_choice_bypasses_the_allocator(session):
+    a, b = _backend("a"), _backend("b", mfree=100)  # b has no room: the allocator would never pick it
+    session.add_all([a, b])
+    session.commit()
+    op = _create(session, "admin", {"backend_id": b.id})
+    steps.allocate(session, op.id)
+    assert session.get(Server, op.server_id).backend_id == b.id
+    assert session.get(Operation, op.id).step == "submit"

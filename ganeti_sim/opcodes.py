@@ -640,6 +640,9 @@ class InstanceSetParams(OpDef):
             raise OpPrereqError("Minimum memory (%s) is greater than maximum memory (%s)"
                                 % (full_new["minmem"], full_new["maxmem"]), ECODE_INVAL)
         full_old = cluster.fill_be(inst)
+        if op["runtime_mem"] is not None and not inst.running:
+            # LUInstanceSetParams: ballooning needs a running instance.
+            raise OpPrereqError(f"Instance {inst.name} is not running", ECODE_STATE)
         if inst.running and int(full_new["maxmem"]) > int(full_old["maxmem"]) and not op["force"]:
             node = cluster.nodes[inst.pnode]
             delta = int(full_new["maxmem"]) - int(full_old["maxmem"])

@@ -98,8 +98,6 @@ def test_instance_running_is_wrong_state(client):
     assert err.value.ecode == "wrong_state" and "Instance run1 is running, cannot rename" in err.value.message
 
 
-@pytest.mark.xfail(strict=True, reason="ganeti_sim deviation: runtime_mem is accepted but ignored; Ganeti's "
-                   "LUInstanceSetParams fails with 'Instance X is not running' (wrong_state)")
 def test_instance_not_running_is_wrong_state(client):
     """rapi.rst: ``/2/jobs/[job_id]`` GET, ECODE_STATE: changing the runtime memory of a stopped
     instance fails "Instance ... is not running" (lib/cmdlib/instance_set_params.py)."""

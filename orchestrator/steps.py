@@ -270,8 +270,31 @@ def note_transient_error(session: Session, op_id: int, message: str) -> int:
     return op.attempts
 
 
-def give_up(session: Session, op_id: int, message: str) -> None:
+def give_up(session: Session, op_id: int, message: str, task_id: str | None = None) -> None:
     op = _load(session, op_id)
     if not op.is_finished:
         fail(session, op, message)
+        if task_id:  # so that a re-run of this task (not a redelivery of it) can resume it
+            op.params = {**op.params, "failed_task": {"id": task_id, "step": op.step}}
         session.commit()
+
+
+def reopen_if_rerun(session: Session, op_id: int, step: str, task_id: str | None) -> bool:
+    """True when this task is an operator's re-run of the task that failed the operation:
+    same step, another task id. The operation is then reopened at that step."""
+    from .errors import Conflict
+    from .operations import reopen
+
+    op = session.get(Operation, op_id)
+    failed = (op.params or {}).get("failed_task") if op is not None else None
+    if not failed or op.status != OpStatus.FAILED.value or failed.get("step") != step or failed.get("id") == task_id:
+        return False
+    try:
+        reopen(session, _load(session, op_id))
+    except Conflict as exc:
+        log.warning("op=%s re-run not resumed: %s", op_id, exc.message)
+        session.rollback()
+        return False
+    op.params = {k: v for k, v in op.params.items() if k != "failed_task"}
+    session.commit()
+    return True

@@ -4,6 +4,7 @@ Every task takes the operation id only; the operation row says where it stands.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -19,8 +20,25 @@ from ..settings import get_settings
 log = logging.getLogger(__name__)
 
 
+class OperationFailed(Exception):
+    """A step gave up: the operation is FAILED, and the task shows as failed in Flower.
+
+    Re-running that task with the same arguments (Flower's task apply) resumes the
+    operation at its failed step; a redelivery of the original message does not.
+    """
+
+
+class _Rerun(Exception):
+    pass
+
+
 def _run_step(task, step: Callable, op_id: int):
     """Run one step; on a transient RAPI error retry with backoff and jitter, up to a limit."""
+    with session_scope() as session:
+        if steps.reopen_if_rerun(session, op_id, step.__name__, task.request.id):
+            log.info("op=%s reopened by a re-run of %s; resuming its chain", op_id, task.name)
+            enqueue(op_id)
+            raise _Rerun()
     try:
         with session_scope() as session:
             return step(session, op_id)
@@ -30,37 +48,51 @@ def _run_step(task, step: Callable, op_id: int):
         settings = get_settings()
         limit = settings.rapi_max_attempts
         if attempts >= limit:
+            message = f"gave up after {attempts} attempts: {exc.message}"
             with session_scope() as session:
-                steps.give_up(session, op_id, f"gave up after {attempts} attempts: {exc.message}")
-            return None
+                steps.give_up(session, op_id, message, task_id=task.request.id)
+            raise OperationFailed(f"operation {op_id}: {message}") from None
         # Exponential backoff with full jitter, so retries against a sick cluster spread out.
         countdown = random.uniform(0, min(60.0, settings.rapi_backoff_s * 2 ** attempts))
         log.info("op=%s transient error, retry %s/%s in %ss: %s", op_id, attempts, limit, countdown, exc.message)
         raise task.retry(countdown=countdown, max_retries=None)
 
 
+@contextlib.contextmanager
+def _rerun_ends_here():
+    """A re-run that reopened its operation has enqueued the whole chain; it stops here."""
+    try:
+        yield
+    except _Rerun:
+        pass
+
+
 @app.task(name="orchestrator.ops.allocate_backend", bind=True)
 def allocate_backend(self, op_id: int) -> int:
-    _run_step(self, steps.allocate, op_id)
+    with _rerun_ends_here():
+        _run_step(self, steps.allocate, op_id)
     return op_id
 
 
 @app.task(name="orchestrator.ops.submit_job", bind=True)
 def submit_job(self, op_id: int) -> int:
-    _run_step(self, steps.submit, op_id)
+    with _rerun_ends_here():
+        _run_step(self, steps.submit, op_id)
     return op_id
 
 
 @app.task(name="orchestrator.ops.poll_job", bind=True)
 def poll_job(self, op_id: int) -> int:
-    if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
-        raise self.retry(countdown=get_settings().poll_interval_s, max_retries=None)
+    with _rerun_ends_here():
+        if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
+            raise self.retry(countdown=get_settings().poll_interval_s, max_retries=None)
     return op_id
 
 
 @app.task(name="orchestrator.ops.finalize", bind=True)
 def finalize(self, op_id: int) -> int:
-    _run_step(self, steps.finalize, op_id)
+    with _rerun_ends_here():
+        _run_step(self, steps.finalize, op_id)
     return op_id
 
 

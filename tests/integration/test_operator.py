@@ -101,3 +101,33 @@ def test_transient_failures_below_the_limit_are_invisible(stack):
         _clear_faults(stack)
     assert op["status"] == "SUCCEEDED", op
     assert len(instances_named(stack, f"snf-{created['id']}")) == 1
+
+
+def test_rerunning_the_failed_task_as_flower_does_resumes_the_operation(stack):
+    from orchestrator.celery_app import app
+
+    server = stack.wait_status(stack.create_server(name="flower-rerun")[1]["id"], {"ACTIVE"})
+    _set_faults(stack, http_error_rate=1.0, http_error_code=503)
+    try:
+        response = stack.client.post(f"/api/v1/servers/{server['id']}/actions", json={"action": "shutdown"},
+                                     headers=stack.admin_headers)
+        op = wait_operation(stack, response.json["id"], timeout=60)
+    finally:
+        _clear_faults(stack)
+    assert op["status"] == "FAILED"
+    with stack.session() as session:
+        from orchestrator.models import Operation
+
+        failed = session.get(Operation, op["id"]).params["failed_task"]
+    assert failed["step"] == "submit"
+    from tests.conftest import wait_for
+
+    # The task that gave up is a FAILURE in Celery's results, so Flower lists it as failed.
+    assert wait_for(lambda: app.AsyncResult(failed["id"]).state == "FAILURE", 10, what="FAILURE state")
+
+    # Flower's "apply" sends the same task by name with the same arguments.
+    app.send_task("orchestrator.ops.submit_job", args=[op["id"]])
+    from tests.integration.helpers import operation
+
+    wait_for(lambda: operation(stack, op["id"])["status"] == "SUCCEEDED", 30, what="the re-run to finish it")
+    assert stack.server(server["id"])["status"] == "STOPPED"

@@ -15,6 +15,13 @@ log = logging.getLogger(__name__)
 
 # Consecutive failed refreshes after which a backend is marked offline.
 OFFLINE_AFTER_FAILURES = 3
+# How the reason of an offline mark set by refresh starts: only such a mark is lifted when
+# the cluster answers again (an operator's offline stays until the operator lifts it).
+AUTO_OFFLINE_PREFIX = "no answer"
+
+
+def _offline_by_refresh(backend: Backend) -> bool:
+    return bool(backend.offline_reason) and backend.offline_reason.startswith(AUTO_OFFLINE_PREFIX)
 
 
 def node_totals(nodes: list[dict[str, Any]]) -> dict[str, int]:
@@ -42,18 +49,23 @@ def refresh_stats(session: Session, backend: Backend, client: RapiClient) -> boo
         nodes = client.nodes()
         info = client.info()
     except RapiError as exc:
-        backend.consecutive_failures += 1
+        backend.consecutive_failures = (backend.consecutive_failures or 0) + 1
+        log.warning("backend=%s refresh failed (%s in a row): %s", backend.id, backend.consecutive_failures,
+                    exc.message)
+        reason = f"{AUTO_OFFLINE_PREFIX} {backend.consecutive_failures} times in a row: {exc.message}"
         if backend.consecutive_failures >= OFFLINE_AFTER_FAILURES and not backend.offline:
             backend.offline = True
-            backend.offline_reason = f"no answer {backend.consecutive_failures} times: {exc.message}"
-            log.warning("backend=%s marked offline: %s", backend.id, exc.message)
+            backend.offline_reason = reason
+            log.warning("backend=%s marked offline: %s", backend.id, reason)
+        elif backend.offline and _offline_by_refresh(backend):
+            backend.offline_reason = reason  # keep the count and the latest error current
         return False
     for key, value in node_totals(nodes).items():
         setattr(backend, key, value)
     templates = info.get("enabled_disk_templates") or (info.get("ipolicy") or {}).get("disk-templates")
     if templates:
         backend.disk_templates = list(templates)
-    if backend.offline and backend.offline_reason and backend.offline_reason.startswith("no answer"):
+    if backend.offline and _offline_by_refresh(backend):
         backend.offline = False  # offline because it did not answer, and now it does
         backend.offline_reason = None
         log.info("backend=%s back online", backend.id)

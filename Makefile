@@ -31,7 +31,7 @@ test-serial: bootstrap
 
 # The failure drills alone (they also run within `make test`); each prints a row of the table.
 drills: bootstrap
-	$(PYTHON) -m pytest -m slow tests/drills $(PYTEST_ARGS)
+	DRILL_SCALE=full $(PYTHON) -m pytest $(PYTEST_XDIST) -m slow tests/drills $(PYTEST_ARGS)
 
 bench: bootstrap
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PYTHON) $$f; done

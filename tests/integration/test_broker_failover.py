@@ -1,0 +1,63 @@
+"""Celery's failover list of broker URLs, on Redis and on RabbitMQ: with the first host of
+the list down, the API and the worker use the next one and a create ends ACTIVE."""
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import Worker
+
+pytestmark = pytest.mark.integration
+
+
+def _dead_url(live: str) -> str:
+    """A URL of the same broker kind on a port where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    if live.startswith("amqp"):
+        return f"amqp://guest:guest@127.0.0.1:{port}//"
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@contextmanager
+def _producer_broker(url: str):
+    """Point this process (the API under test) at `url`, and back afterwards."""
+    from orchestrator.celery_app import app
+
+    def use(value: str) -> None:
+        app.conf.broker_url = value
+        app.close()
+        app.__dict__.pop("control", None)
+        app.__dict__.pop("amqp", None)
+
+    before = app.conf.broker_url
+    use(url)
+    try:
+        yield
+    finally:
+        use(before)
+
+
+@pytest.mark.parametrize("stack", ["postgresql", "rabbitmq"], indirect=True)
+def test_first_broker_down_the_next_in_the_list_carries_the_create(stack, tmp_path):
+    live = stack.env["CELERY_BROKER_URL"]
+    failover = f"{_dead_url(live)};{live}"
+    stack.worker.stop()
+    try:
+        with _producer_broker(failover):
+            worker = Worker({**stack.env, "CELERY_BROKER_URL": failover}, tmp_path / "worker.log",
+                            name="failover").start(timeout=60)
+            try:
+                status, created = stack.create_server(name="failover")
+                assert status == 202, created
+                server = stack.wait_status(created["id"], {"ACTIVE", "ERROR"}, timeout=60)
+            finally:
+                worker.stop()
+    finally:
+        stack.worker.start()
+    assert server["status"] == "ACTIVE", server
+    log = (tmp_path / "worker.log").read_text()
+    assert "Will retry using next failover" in log, "the first URL of the list was never tried"

@@ -124,7 +124,9 @@ class BackendSchema(ma.Schema):
     drained = ma.fields.Boolean(metadata={"description": "no new servers are placed here"})
     offline = ma.fields.Boolean()
     offline_reason = ma.fields.String(allow_none=True)
-    disk_templates = ma.fields.List(ma.fields.String(), metadata={"description": "allowed disk templates"})
+    disk_templates = ma.fields.List(ma.fields.String(), metadata={"description": "allowed disk templates (operator)"})
+    cluster_disk_templates = ma.fields.List(ma.fields.String(), metadata={
+        "description": "the templates the cluster enables, as of the last refresh"})
     mtotal = ma.fields.Integer()
     mfree = ma.fields.Integer()
     dtotal = ma.fields.Integer()

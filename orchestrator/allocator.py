@@ -46,8 +46,9 @@ def is_usable(backend: Backend, _demand: Demand) -> bool:
 
 
 def allows_template(backend: Backend, demand: Demand) -> bool:
-    # An empty list means the cluster's templates are not known yet.
-    return not backend.disk_templates or demand.disk_template in backend.disk_templates
+    """Allowed by the operator and enabled on the cluster; an empty list is not known yet."""
+    return all(not templates or demand.disk_template in templates
+               for templates in (backend.disk_templates, backend.cluster_disk_templates))
 
 
 def vcpu_ratio(backend: Backend) -> float:

@@ -64,7 +64,7 @@ def refresh_stats(session: Session, backend: Backend, client: RapiClient) -> boo
         setattr(backend, key, value)
     templates = info.get("enabled_disk_templates") or (info.get("ipolicy") or {}).get("disk-templates")
     if templates:
-        backend.disk_templates = list(templates)
+        backend.cluster_disk_templates = list(templates)  # the operator's allowed list stays as set
     if backend.offline and _offline_by_refresh(backend):
         backend.offline = False  # offline because it did not answer, and now it does
         backend.offline_reason = None

@@ -112,7 +112,7 @@ def add_backend(session: Session, *, host: str, username: str, password: str, po
                           field="disk_templates")
     backend = Backend(clustername=clustername, host=host, port=port, scheme=scheme, username=username,
                       password=password, verify_tls=verify_tls, drained=drained, offline=False,
-                      disk_templates=templates)
+                      disk_templates=templates, cluster_disk_templates=enabled)
     session.add(backend)
     session.flush()
     return backend

@@ -41,7 +41,10 @@ class Backend(Timestamped, Base):
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     offline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # What the operator allows here (the cluster's enabled templates when it was added)...
     disk_templates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # ...and what the cluster enables as of the last refresh: the allocator needs both.
+    cluster_disk_templates: Mapped[list[Any]] = mapped_column(JSON, default=list)
     mtotal: Mapped[int] = mapped_column(BigInteger, default=0)
     mfree: Mapped[int] = mapped_column(BigInteger, default=0)
     dtotal: Mapped[int] = mapped_column(BigInteger, default=0)

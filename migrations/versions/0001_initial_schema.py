@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('offline_reason', sa.Text(), nullable=True),
     sa.Column('consecutive_failures', sa.Integer(), nullable=False),
     sa.Column('disk_templates', sa.JSON(), nullable=False),
+    sa.Column('cluster_disk_templates', sa.JSON(), nullable=False),
     sa.Column('mtotal', sa.BigInteger(), nullable=False),
     sa.Column('mfree', sa.BigInteger(), nullable=False),
     sa.Column('dtotal', sa.BigInteger(), nullable=False),

@@ -101,7 +101,11 @@ def test_modify_drained_offline_templates_and_credentials(api, stack, added, ext
 
     wrong = api.patch(url, json={"password": "wrong-password-123"}, headers=h)
     assert wrong.status_code == 422 and "rejected the RAPI credentials" in wrong.json["message"]
-    assert api.post(f"{url}/refresh", headers=h).status_code == 200  # the stored credentials still work
+    refreshed = api.post(f"{url}/refresh", headers=h)  # the stored credentials still work
+    assert refreshed.status_code == 200, refreshed.json
+    # a refresh reads what the cluster enables and keeps the operator's restriction
+    assert refreshed.json["disk_templates"] == ["plain", "drbd"]
+    assert set(refreshed.json["cluster_disk_templates"]) == {"drbd", "plain", "file", "diskless"}
     silent = api.patch(url, json={"port": closed_port()}, headers=h)
     assert silent.status_code == 422 and "does not answer" in silent.json["message"]
     same = api.patch(url, json={"username": "rapi", "password": EXTRA_PASSWORD}, headers=h)

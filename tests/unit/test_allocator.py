@@ -32,6 +32,9 @@ def test_filters_drop_drained_offline_and_disallowed_templates():
     demand = allocator.Demand.of(plain_flavor())
     pool = [backend("ok"), backend("drained", drained=True), backend("offline", offline=True),
             backend("drbd-only", templates=("drbd",)), backend("full", mfree=512)]
+    disabled = backend("cluster-drbd-only")  # allowed by the operator, no longer enabled on the cluster
+    disabled.cluster_disk_templates = ["drbd"]
+    pool.append(disabled)
     assert [b.clustername for b in allocator.candidates(pool, demand)] == ["ok"]
 
 

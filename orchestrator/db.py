@@ -27,8 +27,16 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine(url or get_settings().database_url)
 
 
-@functools.lru_cache(maxsize=8)
+_ENGINES: dict[str, Engine] = {}
+
+
 def _engine(url: str) -> Engine:
+    if url not in _ENGINES:
+        _ENGINES[url] = _make_engine(url)
+    return _ENGINES[url]
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -39,6 +47,13 @@ def _engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def forget_inherited_connections() -> None:
+    """After a fork: drop the pooled connections the parent made, without closing them, so
+    a child never shares a database socket with its parent (SQLAlchemy's pooling advice)."""
+    for engine in list(_ENGINES.values()):
+        engine.dispose(close=False)
 
 
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:

@@ -302,8 +302,13 @@ def apply_nic_info(session: Session, event: dict[str, Any]) -> str:
         return UNKNOWN
     if _foreign(server, event):
         return FOREIGN
+    timestamp = _finite(event["timestamp"], "timestamp") if event.get("timestamp") is not None else None
+    if timestamp is not None and server.nics_time is not None and timestamp < server.nics_time:
+        return STALE  # a newer report is already shown
     if nics == (server.nics or []):
         return DUPLICATE
     server.nics = nics
+    if timestamp is not None:
+        server.nics_time = timestamp
     session.commit()
     return APPLIED

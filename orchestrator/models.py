@@ -110,6 +110,8 @@ class Server(Timestamped, Base):
     # What an in-flight action shows instead of the operstate (REBOOT, RESIZE), as Synnefo's task.
     task: Mapped[str | None] = mapped_column(String(16), nullable=True)
     nics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Ganeti's time of the NIC report the row shows: an older report arriving late is stale.
+    nics_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Staggered reconciliation checks the least recently checked servers first.

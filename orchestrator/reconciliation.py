@@ -337,6 +337,7 @@ class BackendReconciler:
 
         def fix(server: Server, found: dict[str, Any]) -> None:
             server.nics = actual
+            server.nics_time = self.report_ts
             self.fixed(found, "NICs taken from the cluster")
 
         self.to_fix.append((found, row, fix))

@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('build_percentage', sa.Integer(), nullable=False),
     sa.Column('task', sa.String(length=16), nullable=True),
     sa.Column('nics', sa.JSON(), nullable=False),
+    sa.Column('nics_time', sa.Float(), nullable=True),
     sa.Column('suspended', sa.Boolean(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('last_reconciled_at', sa.DateTime(timezone=True), nullable=True),

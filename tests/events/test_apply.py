@@ -111,6 +111,18 @@ def test_progress_only_rises_and_nics_are_replaced(db_url, server):
     assert (s.build_percentage, s.nics) == (75, [{"index": 0, "ip": "10.0.0.2", "mac": "aa:01", "network": "lan"}])
 
 
+def test_an_older_nic_report_arriving_late_is_stale(db_url, server):
+    def nics(ip: str, ts: float) -> dict:
+        return {"cluster": "cluster1.sim.local", "instance": f"snf-{server}", "timestamp": ts,
+                "nics": [{"index": 0, "ip": ip, "mac": "aa:02", "network": "lan"}]}
+
+    assert apply(db_url, "nic_info", nics("10.0.0.9", 200.0)) == "applied"  # after a NIC modify
+    assert apply(db_url, "nic_info", nics("10.0.0.2", 150.0)) == "stale"  # the create's hook, late
+    assert row(db_url, server).nics[0]["ip"] == "10.0.0.9"
+    assert apply(db_url, "nic_info", nics("10.0.0.7", 250.0)) == "applied"
+    assert row(db_url, server).nics[0]["ip"] == "10.0.0.7"
+
+
 def _operation(db_url, server_id: int, step: Step, job_id: int | None) -> int:
     from orchestrator.db import session_scope
 

@@ -67,21 +67,25 @@ def _rerun_ends_here():
         pass
 
 
-@app.task(name="orchestrator.ops.allocate_backend", bind=True)
+# max_retries=None on the task, not only in retry(): retry(max_retries=None) means "the
+# task's own limit", Celery's default of 3, so a 4th retry raised MaxRetriesExceededError
+# and left the operation in flight with no chain. The steps keep their own limits
+# (RAPI_MAX_ATTEMPTS for transient errors; none while a Ganeti job runs).
+@app.task(name="orchestrator.ops.allocate_backend", bind=True, max_retries=None)
 def allocate_backend(self, op_id: int) -> int:
     with _rerun_ends_here():
         _run_step(self, steps.allocate, op_id)
     return op_id
 
 
-@app.task(name="orchestrator.ops.submit_job", bind=True)
+@app.task(name="orchestrator.ops.submit_job", bind=True, max_retries=None)
 def submit_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         _run_step(self, steps.submit, op_id)
     return op_id
 
 
-@app.task(name="orchestrator.ops.poll_job", bind=True)
+@app.task(name="orchestrator.ops.poll_job", bind=True, max_retries=None)
 def poll_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
@@ -89,7 +93,7 @@ def poll_job(self, op_id: int) -> int:
     return op_id
 
 
-@app.task(name="orchestrator.ops.finalize", bind=True)
+@app.task(name="orchestrator.ops.finalize", bind=True, max_retries=None)
 def finalize(self, op_id: int) -> int:
     with _rerun_ends_here():
         _run_step(self, steps.finalize, op_id)

@@ -34,7 +34,7 @@ drills: bootstrap
 	DRILL_SCALE=full $(PYTHON) -m pytest $(PYTEST_XDIST) -m slow tests/drills $(PYTEST_ARGS)
 
 bench: bootstrap
-	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PYTHON) $$f; done
+	$(PYTHON) bench/run_all.py
 
 clean:
 	rm -rf var/* .pytest_cache build dist *.egg-info bench/*.tmp

@@ -12,6 +12,7 @@ failures, removals) for a few hundred servers, in the order an agent sends them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000, help="events to apply (20 per server)")
     parser.add_argument("--noops", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     import redis
@@ -48,7 +50,7 @@ def main() -> None:
     histories.SERVERS = servers
     stream = sorted(histories.generate(seed=1), key=lambda ke: ke[1]["timestamp"])
     warmup_servers = 5
-    with tempfile.TemporaryDirectory() as tmp, BenchStack(Path(tmp), args.concurrency) as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp, BenchStack(Path(tmp), args.concurrency) as stack:
         from node_agent.emitter import Emitter
 
         histories.insert_servers(stack.db_url)
@@ -101,6 +103,11 @@ def main() -> None:
           f"| {product / bare:.2f} |")
     print()
     print(f"events by kind: {dict(kinds)}; outcomes (warm-up included): {dict(outcomes)}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "bench": "events", "events": len(measured), "noops": args.noops, "concurrency": args.concurrency,
+            "baseline_per_s": bare, "product_per_s": product, "ratio": product / bare, "kinds": dict(kinds),
+            "outcomes": dict(outcomes)}, indent=2))
 
 
 if __name__ == "__main__":

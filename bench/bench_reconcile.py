@@ -261,6 +261,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--backends", type=int, default=10)
     parser.add_argument("--drift", type=float, default=0.001, help="fraction of servers drifted per kind")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--serve-sim", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -303,9 +304,19 @@ def main() -> None:
     print()
     last = results[-1]
     ok_time = last["seconds"] <= 30
-    ok_mem = last["peak_rss_mib"] <= 500
+    ok_mem = last["peak_rss_mib"] * 2**20 / 1e6 <= 500  # MB, not MiB
     print(f"goal for {last['servers']:,} servers: within 30 s: {'yes' if ok_time else 'NO'} "
-          f"({last['seconds']:.1f} s); within 500 MB: {'yes' if ok_mem else 'NO'} ({last['peak_rss_mib']:.0f} MiB peak RSS)")
+          f"({last['seconds']:.1f} s); within 500 MB: {'yes' if ok_mem else 'NO'} ({last['peak_rss_mib'] * 2**20 / 1e6:.0f} MB peak RSS)")
+    if args.json:
+        per_server = base["seconds"] / base["checked"]
+        args.json.write_text(json.dumps({
+            "bench": "reconcile", "backends": args.backends, "drift": args.drift, "machine": machine(),
+            "baseline": {"servers": base["servers"], "seconds_per_server": per_server},
+            "sizes": [{**r, "seconds_per_server": r["seconds"] / r["checked"],
+                       "per_server_ratio": r["seconds"] / r["checked"] / per_server,
+                       "rss_growth_mib": r["peak_rss_mib"] - r["rss_before_mib"]} for r in results],
+            "goal": {"servers": last["servers"], "seconds": last["seconds"], "peak_rss_mib": last["peak_rss_mib"],
+                     "within_30s": ok_time, "within_500mb": ok_mem}}, indent=2))
 
 
 if __name__ == "__main__":

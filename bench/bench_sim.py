@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -139,6 +140,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="simulator and baseline measured alternately this many times; medians shown")
     parser.add_argument("--clients", type=int, default=4, help="polling client processes")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_baseline:
@@ -197,6 +199,16 @@ def main(argv=None) -> int:
     print()
     verdict = "met" if sim_rps >= TARGET_RPS else "NOT met"
     print(f"Issue 3 target, {TARGET_RPS:,} requests/s or more with {args.instances:,} instances: {verdict}.")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "bench": "sim", "clusters": args.clusters, "instances": args.instances, "seconds": args.seconds,
+            "rounds": len(sims), "clients": args.clients,
+            "product": {"rps": sim_rps, "p50_ms": p50, "p99_ms": p99, "rps_rounds": sim_rates, "errors": sim_errors,
+                        "rss_mib": rss_sim},
+            "baseline": {"rps": base_rps, "p50_ms": b50, "p99_ms": b99, "rps_rounds": base_rates,
+                         "errors": base_errors, "rss_mib": rss_base},
+            "ratio": sim_rps / base_rps if base_rps else None, "target_rps": TARGET_RPS,
+            "target_met": sim_rps >= TARGET_RPS, "per_instance_kib": per_instance_kib}, indent=2))
     return 0 if all(r["exit status"] == "0" for r in sims) and base_errors == 0 else 1
 
 

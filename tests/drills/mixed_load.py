@@ -278,3 +278,40 @@ def stop_beat(beat: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         beat.send_signal(signal.SIGKILL)
         beat.wait()
+
+
+# -- memory and queues ---------------------------------------------------------------
+def rss_kib(pids: list[int], field: str = "RssAnon") -> int:
+    """The sum of one /proc/<pid>/status field (KiB) over `pids`; gone processes count 0."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+                    break
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def queue_lengths(client, queues: tuple[str, ...] = ("provisioning", "polling", "events", "periodic")) -> dict:
+    """Messages waiting in each queue (kombu's priority lists included) and held unacked."""
+    sep = "\x06\x16"
+    lengths = {q: sum(client.llen(key) for key in (q, *(f"{q}{sep}{p}" for p in (3, 6, 9)))) for q in queues}
+    lengths["unacked"] = client.hlen("unacked")
+    return lengths
+
+
+def growth(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (t, value) times the span of t: how much the fit grew."""
+    n = len(points)
+    if n < 3:
+        return 0.0
+    mt = sum(t for t, _ in points) / n
+    mv = sum(v for _, v in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    if var == 0:
+        return 0.0
+    slope = sum((t - mt) * (v - mv) for t, v in points) / var
+    return slope * (points[-1][0] - points[0][0])

@@ -1,9 +1,10 @@
 """End-to-end creates per second through the stack, beside a bare four-step Celery chain.
 
-Both run on the same redis-server and the same worker process in one run, so the
-ratio says what the product's own work costs, whatever the machine's speed.
+Both run on the same redis-server and the same worker process in one run, alternately
+for a few rounds (so load from elsewhere hits both alike; medians shown), so the ratio
+says what the product's own work costs, whatever the machine's speed.
 
-    .venv/bin/python bench/bench_creates.py [--creates 100] [--chains 100]
+    .venv/bin/python bench/bench_creates.py [--creates 60] [--chains 60] [--rounds 3] [--json PATH]
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import gc
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -23,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--creates", type=int, default=100)
-    parser.add_argument("--chains", type=int, default=100)
+    parser.add_argument("--creates", type=int, default=60, help="creates per round")
+    parser.add_argument("--chains", type=int, default=60, help="bare chains per round")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline and product alternately; medians shown")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--job-duration", type=float, default=0.0, help="simulated Ganeti job time")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -32,44 +35,68 @@ def main() -> None:
 
     from bench.stack import BenchStack
 
-    with tempfile.TemporaryDirectory(prefix="bench-creates-") as tmp, BenchStack(Path(tmp), args.concurrency, args.job_duration) as stack:
+    bares, products, states = [], [], {}
+    with tempfile.TemporaryDirectory(prefix="bench-creates-") as tmp, \
+            BenchStack(Path(tmp), args.concurrency, args.job_duration) as stack:
         from celery import chain
 
         from bench.noop_tasks import noop
 
         # Warm up both paths once so connection set-up is not measured.
         chain(*(noop.si() for _ in range(4))).apply_async().get(timeout=30)
-        stack.create_and_wait(2)
+        stack.create_and_wait(2, prefix="warm")
 
-        start = time.perf_counter()
-        results = [chain(*(noop.si() for _ in range(4))).apply_async() for _ in range(args.chains)]
-        for result in results:
-            result.get(timeout=120)
-        bare = args.chains / (time.perf_counter() - start)
-        # Drop the results while the result backend still runs: an AsyncResult collected after the
-        # redis-server stopped retries its connection for 20 s in __del__, one after another.
-        del results, result
-        gc.collect()
+        def bare_round() -> float:
+            start = time.perf_counter()
+            results = [chain(*(noop.si() for _ in range(4))).apply_async() for _ in range(args.chains)]
+            for result in results:
+                result.get(timeout=120)
+            rate = args.chains / (time.perf_counter() - start)
+            # Drop the results while the result backend still runs: an AsyncResult collected after
+            # the redis-server stopped retries its connection for 20 s in __del__, one after another.
+            del results, result
+            gc.collect()
+            return rate
 
-        start = time.perf_counter()
-        states = stack.create_and_wait(args.creates)
-        product = args.creates / (time.perf_counter() - start)
+        def product_round(r: int) -> float:
+            start = time.perf_counter()
+            final = stack.create_and_wait(args.creates, prefix=f"r{r}-")
+            rate = args.creates / (time.perf_counter() - start)
+            for state, count in final.items():
+                states[state] = states.get(state, 0) + count
+            return rate
 
+        for r in range(max(args.rounds, 1)):
+            if r % 2 == 0:
+                bares.append(bare_round())
+                products.append(product_round(r))
+            else:
+                products.append(product_round(r))
+                bares.append(bare_round())
+
+    bare, product = statistics.median(bares), statistics.median(products)
+    rounds = len(bares)
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, "
           f"python {platform.python_version()}; worker concurrency {args.concurrency}, "
-          f"simulated job time {args.job_duration}s, poll interval {stack.poll_interval}s")
+          f"simulated job time {args.job_duration}s, poll interval {stack.poll_interval}s; "
+          f"{rounds} alternating rounds, medians; load average {os.getloadavg()[0]:.1f}")
     print()
-    print("| measure | count | per second | ratio to baseline |")
-    print("| --- | ---: | ---: | ---: |")
-    print(f"| bare 4-step chain of no-op tasks (baseline) | {args.chains} | {bare:.1f} | 1.00 |")
-    print(f"| end-to-end create (API → ACTIVE) | {args.creates} | {product:.1f} | {product / bare:.2f} |")
+    print("| measure | count per round | per second (median) | each round | ratio to baseline |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| bare 4-step chain of no-op tasks (baseline) | {args.chains} | {bare:.1f} "
+          f"| {' / '.join(f'{x:.1f}' for x in bares)} | 1.00 |")
+    print(f"| end-to-end create (API → ACTIVE) | {args.creates} | {product:.1f} "
+          f"| {' / '.join(f'{x:.1f}' for x in products)} | {product / bare:.2f} |")
     print()
     print(f"final states of the creates: {states}")
     if args.json:
         args.json.write_text(json.dumps({
-            "bench": "creates", "creates": args.creates, "chains": args.chains, "concurrency": args.concurrency,
-            "job_duration": args.job_duration, "poll_interval": stack.poll_interval, "baseline_per_s": bare,
-            "product_per_s": product, "ratio": product / bare, "states": states}, indent=2))
+            "bench": "creates", "creates": args.creates * rounds, "chains": args.chains * rounds, "rounds": rounds,
+            "concurrency": args.concurrency, "job_duration": args.job_duration, "poll_interval": stack.poll_interval,
+            "baseline_per_s": bare, "product_per_s": product, "ratio": product / bare, "baseline_rounds": bares,
+            "product_rounds": products, "states": states}, indent=2))
+    if states.get("BUILD") or sum(states.values()) != args.creates * rounds:
+        raise SystemExit(f"some creates did not finish: {states}")
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ BENCH = ROOT / "bench"
 BENCHES = {
     "api": ("bench_api.py", [], ["--seconds", "1.5", "--rounds", "1"],
             "API POST /api/v1/servers at 50 concurrent clients, beside a bare Flask route"),
-    "creates": ("bench_creates.py", [], ["--creates", "20", "--chains", "20"],
+    "creates": ("bench_creates.py", [], ["--creates", "10", "--chains", "10"],
                 "end-to-end creates, beside a bare four-step Celery chain"),
-    "events": ("bench_events.py", [], ["--events", "400", "--noops", "400"],
+    "events": ("bench_events.py", [], ["--events", "400", "--noops", "300"],
                "event ingestion, beside a bare no-op task"),
     "reconcile": ("bench_reconcile.py", [], ["--sizes", "1000,5000"],
                   "reconciliation at 1k/10k/100k servers over 10 simulated backends"),
@@ -140,15 +140,16 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
 
     creates = results.get("creates", {}).get("data")
     if creates:
-        out.append((f"end-to-end creates (API → ACTIVE, {creates['creates']} servers, worker concurrency "
-                    f"{creates['concurrency']})", f"{_n(creates['product_per_s'], 1)} /s",
+        out.append((f"end-to-end creates (API → ACTIVE, {creates['creates']} servers in {creates['rounds']} rounds, "
+                    f"worker concurrency {creates['concurrency']})", f"{_n(creates['product_per_s'], 1)} /s",
                     f"{_n(creates['baseline_per_s'], 1)} /s (bare 4-step Celery chain)", f"{creates['ratio']:.2f}", ""))
     else:
         failed("creates", "end-to-end creates")
 
     events = results.get("events", {}).get("data")
     if events:
-        out.append((f"event ingestion (agent → broker → worker → database, {events['events']:,} events)",
+        out.append((f"event ingestion (agent → broker → worker → database, {events['events']:,} events in "
+                    f"{events['rounds']} rounds)",
                     f"{_n(events['product_per_s'], 1)} /s", f"{_n(events['baseline_per_s'], 1)} /s (bare no-op task)",
                     f"{events['ratio']:.2f}", ""))
     else:

@@ -75,7 +75,7 @@ class BenchStack:
         self.headers = {"Authorization": "Bearer bench-admin-token"}
         return self
 
-    def create_and_wait(self, count: int, timeout: float = 300) -> dict[str, int]:
+    def create_and_wait(self, count: int, timeout: float = 300, prefix: str = "b") -> dict[str, int]:
         """POST `count` servers, then wait until none is BUILD; returns the final statuses."""
         from sqlalchemy import select
 
@@ -84,7 +84,7 @@ class BenchStack:
 
         ids = []
         for i in range(count):
-            response = self.client.post("/api/v1/servers", json={"name": f"b{i}", "flavor_id": 1, "image_id": 1},
+            response = self.client.post("/api/v1/servers", json={"name": f"{prefix}{i}", "flavor_id": 1, "image_id": 1},
                                         headers=self.headers)
             assert response.status_code == 202, response.json
             ids.append(response.json["id"])

@@ -35,9 +35,14 @@ worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True
 
-_default = Exchange("orchestrator", type="direct")
+# On RabbitMQ the queues are quorum queues (replicated, durable; RABBITMQ_QUEUE_TYPE=classic
+# for classic durable queues). Celery then delays countdowns on the broker ("native delayed
+# delivery"), which needs a topic exchange: routing keys are the queue names either way.
+_quorum = broker_url.startswith(("amqp", "pyamqp")) and _settings.rabbitmq_queue_type == "quorum"
+_default = Exchange("orchestrator", type="topic" if _quorum else "direct", durable=True)
 task_queues = [
-    Queue(name, _default, routing_key=name, durable=True)
+    Queue(name, _default, routing_key=name, durable=True,
+          queue_arguments={"x-queue-type": "quorum"} if _quorum else None)
     for name in ("provisioning", "polling", "events", "periodic")
 ]
 task_default_queue = "provisioning"

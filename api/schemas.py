@@ -34,6 +34,7 @@ class OperationSchema(ma.Schema):
     job_id = ma.fields.Integer(allow_none=True)
     job_status = ma.fields.String(allow_none=True)
     attempts = ma.fields.Integer()
+    redrives = ma.fields.Integer(metadata={"description": "times the beat re-drove it after its chain stopped moving"})
     error = ma.fields.String(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()

@@ -35,7 +35,10 @@ class Emitter:
         self.url = broker_url or os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
         self.app = Celery("node_agent", broker=self.url, backend="disabled", set_as_current=False)
         transport_options: dict[str, Any] = {}
-        if self.url.startswith(("amqp", "pyamqp")):
+        amqp = self.url.startswith(("amqp", "pyamqp"))
+        # Declared exactly as the orchestrator's workers declare them (RABBITMQ_QUEUE_TYPE).
+        quorum = amqp and os.environ.get("RABBITMQ_QUEUE_TYPE", "quorum").strip().lower() == "quorum"
+        if amqp:
             # The broker confirms each publish: "sent" means the broker has it.
             transport_options["confirm_publish"] = True
         self.app.conf.update(
@@ -46,8 +49,10 @@ class Emitter:
             broker_transport_options=transport_options,
             # The orchestrator's exchange and queue, declared as its workers declare them
             # (so an event sent before any worker started is kept, not dropped).
-            task_queues=[Queue(EVENTS_QUEUE, Exchange("orchestrator", type="direct"), routing_key=EVENTS_QUEUE,
-                               durable=True)],
+            task_queues=[Queue(EVENTS_QUEUE, Exchange("orchestrator", type="topic" if quorum else "direct",
+                                                      durable=True),
+                               routing_key=EVENTS_QUEUE, durable=True,
+                               queue_arguments={"x-queue-type": "quorum"} if quorum else None)],
             task_default_queue=EVENTS_QUEUE,
             task_default_exchange="orchestrator",
             task_default_routing_key=EVENTS_QUEUE,

@@ -175,6 +175,8 @@ class Operation(Timestamped, Base):
     submit_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Touched by every step run, polls included: recovery re-drives operations it stops moving.
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # How often recovery re-drove it: each re-drive doubles the wait before the next one.
+    redrives: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     server: Mapped[Server | None] = relationship(lazy="joined")

@@ -57,6 +57,7 @@ def reopen(session: Session, op: Operation) -> Operation:
         op.submit_started_at = None
     op.status = OpStatus.PENDING.value
     op.attempts = 0
+    op.redrives = 0
     op.finished_at = None
     if op.kind == "create" and server is not None and server.operstate == OperState.ERROR.value:
         server.operstate = OperState.BUILD.value
@@ -64,15 +65,36 @@ def reopen(session: Session, op: Operation) -> Operation:
     return op
 
 
+MAX_BACKOFF_DOUBLINGS = 6
+
+
 def stalled(session: Session, older_than_s: float, now: dt.datetime | None = None) -> list[Operation]:
-    """In-flight operations whose chain has not touched them for `older_than_s` seconds."""
-    cutoff = (now or utcnow()) - dt.timedelta(seconds=older_than_s)
-    ops = session.scalars(select(Operation).where(Operation.status.in_(IN_FLIGHT))).all()
+    """In-flight operations whose chain has not touched them for `older_than_s` seconds,
+    doubled for every time recovery already re-drove them (at most 64 times as long)."""
+    now = now or utcnow()
+    ops = session.scalars(select(Operation).where(Operation.status.in_(IN_FLIGHT)).order_by(Operation.id)).all()
     result = []
     for op in ops:
         seen = op.heartbeat_at or op.updated_at or op.created_at
         if seen.tzinfo is None:
             seen = seen.replace(tzinfo=dt.timezone.utc)
-        if seen < cutoff:
+        wait = older_than_s * 2 ** min(op.redrives or 0, MAX_BACKOFF_DOUBLINGS)
+        if seen < now - dt.timedelta(seconds=wait):
             result.append(op)
     return result
+
+
+def claim_stalled(session: Session, older_than_s: float, now: dt.datetime | None = None) -> list[int]:
+    """The stalled operations, each stamped as seen now and counted (committed).
+
+    A queued chain looks stalled as much as a lost one, so a re-drive must not feed a backlog:
+    after a broker outage, or behind a long queue, each operation gets one new chain per
+    period and the period doubles each time, instead of a new chain at every beat tick.
+    """
+    now = now or utcnow()
+    ops = stalled(session, older_than_s, now)
+    for op in ops:
+        op.heartbeat_at = now
+        op.redrives = (op.redrives or 0) + 1
+    session.commit()
+    return [op.id for op in ops]

@@ -42,6 +42,13 @@ def _fixes(value: str) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def _queue_type(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("quorum", "classic"):
+        raise ValueError(f"RABBITMQ_QUEUE_TYPE: {value!r} is neither quorum nor classic")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -58,6 +65,7 @@ class Settings:
     admin_token: str = DEV_ADMIN_TOKEN
     poll_interval_s: float = 1.0
     operation_stall_s: float = 300.0
+    rabbitmq_queue_type: str = "quorum"
     vm_config_ttl_s: int = 3600
     public_api_url: str = "http://127.0.0.1:8000"
     rapi_timeout_s: float = 10.0
@@ -87,6 +95,7 @@ class Settings:
             admin_token=env.get("ORCHESTRATOR_ADMIN_TOKEN") or DEV_ADMIN_TOKEN,
             poll_interval_s=float(env.get("POLL_INTERVAL_S", "1.0")),
             operation_stall_s=float(env.get("OPERATION_STALL_S", "300")),
+            rabbitmq_queue_type=_queue_type(env.get("RABBITMQ_QUEUE_TYPE", "quorum")),
             vm_config_ttl_s=int(env.get("VM_CONFIG_TTL_S", "3600")),
             public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT', '8000')}",
             rapi_timeout_s=float(env.get("RAPI_TIMEOUT_S", "10")),

@@ -166,7 +166,7 @@ class Stack:
         assert response.status_code == 200, response.json
         return response.json
 
-    def wait_status(self, server_id: int, statuses: set[str], timeout: float = 30.0) -> dict:
+    def wait_status(self, server_id: int, statuses: set[str], timeout: float = 60.0) -> dict:
         return wait_for(
             lambda: (lambda s: s if s["status"] in statuses else None)(self.server(server_id)),
             timeout, what=f"server {server_id} in {statuses}",

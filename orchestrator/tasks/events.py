@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from .. import events
 from ..celery_app import app
 from ..db import session_scope
+from . import delays
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,14 @@ def _apply(task, kind: str, fn: Callable[..., str], event: Any) -> str:
         log.warning("event %s id=%s invalid, dropped: %s", kind, name, exc)
     except events.NotYet as exc:
         log.info("event %s id=%s waits for its operation: %s", kind, name, exc)
-        raise task.retry(countdown=NOT_YET_COUNTDOWN, max_retries=None)
+        raise task.retry(countdown=delays.countdown(NOT_YET_COUNTDOWN), max_retries=None)
     except (OperationalError, DBAPIError) as exc:
         if retries < DB_RETRIES:
             countdown = random.uniform(0.05, min(5.0, 0.2 * 2 ** retries))
             log.info("event %s id=%s database busy (%s), retry %s/%s in %.2fs", kind, name,
                      type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
                      retries + 1, DB_RETRIES, countdown)
-            raise task.retry(countdown=countdown, max_retries=None)
+            raise task.retry(countdown=delays.countdown(countdown), max_retries=None)
         outcome = "failed"
         log.error("event %s id=%s failed after %s attempts: %s", kind, name, retries + 1, exc)
     except Exception:

@@ -16,6 +16,7 @@ from ..celery_app import app
 from ..db import session_scope
 from ..rapi import RapiUnavailable
 from ..settings import get_settings
+from . import delays
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def _run_step(task, step: Callable, op_id: int):
         # Exponential backoff with full jitter, so retries against a sick cluster spread out.
         countdown = random.uniform(0, min(60.0, settings.rapi_backoff_s * 2 ** attempts))
         log.info("op=%s transient error, retry %s/%s in %ss: %s", op_id, attempts, limit, countdown, exc.message)
-        raise task.retry(countdown=countdown, max_retries=None)
+        raise task.retry(countdown=delays.countdown(countdown), max_retries=None)
 
 
 @contextlib.contextmanager
@@ -89,7 +90,7 @@ def submit_job(self, op_id: int) -> int:
 def poll_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
-            raise self.retry(countdown=get_settings().poll_interval_s, max_retries=None)
+            raise self.retry(countdown=delays.countdown(get_settings().poll_interval_s), max_retries=None)
     return op_id
 
 

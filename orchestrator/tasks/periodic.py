@@ -28,12 +28,12 @@ def recover_operations() -> list[int]:
 
     Steps are idempotent, so a chain that was merely slow is harmless to send again.
     """
-    from ..operations import stalled
+    from ..operations import claim_stalled
     from ..settings import get_settings
     from .ops import enqueue
 
     with session_scope() as session:
-        ids = [op.id for op in stalled(session, get_settings().operation_stall_s)]
+        ids = claim_stalled(session, get_settings().operation_stall_s)
     for op_id in ids:
         enqueue(op_id)
     return ids

@@ -61,3 +61,21 @@ def test_first_broker_down_the_next_in_the_list_carries_the_create(stack, tmp_pa
     assert server["status"] == "ACTIVE", server
     log = (tmp_path / "worker.log").read_text()
     assert "Will retry using next failover" in log, "the first URL of the list was never tried"
+
+
+@pytest.mark.parametrize("stack", ["rabbitmq"], indirect=True)
+def test_rabbitmq_queues_are_durable_quorum_queues(stack):
+    """The broker holds the product's queues as quorum queues: declaring one again with the
+    same arguments is accepted, declaring it as a classic queue is refused."""
+    from amqp.exceptions import PreconditionFailed
+    from kombu import Connection, Exchange, Queue
+
+    names = ("provisioning", "polling", "events", "periodic")
+    with Connection(stack.env["CELERY_BROKER_URL"]) as conn:
+        exchange = Exchange("orchestrator", type="topic", durable=True)
+        for name in names:
+            Queue(name, exchange, routing_key=name, durable=True,
+                  queue_arguments={"x-queue-type": "quorum"})(conn.channel()).declare()
+        for name in names:
+            with pytest.raises(PreconditionFailed, match="x-queue-type"):
+                Queue(name, exchange, routing_key=name, durable=True)(conn.channel()).declare()

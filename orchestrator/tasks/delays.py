@@ -1,0 +1,19 @@
+"""Countdowns the broker can honour."""
+from __future__ import annotations
+
+import math
+
+from ..settings import get_settings
+
+
+def countdown(seconds: float) -> float:
+    """`seconds`, or on RabbitMQ quorum queues the whole seconds (at least one) it rounds up to.
+
+    There Celery delays messages on the broker ("native delayed delivery"), which counts whole
+    seconds and refuses a countdown that truncates to zero.
+    """
+    settings = get_settings()
+    if seconds > 0 and settings.broker_url.startswith(("amqp", "pyamqp")) \
+            and settings.rabbitmq_queue_type == "quorum":
+        return float(max(1, math.ceil(seconds)))
+    return seconds

@@ -25,7 +25,8 @@ from tests.reconciliation.helpers import api_run, cli_run_id, findings_for, run_
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-ACTIONS = scaled(60, 6)  # on servers of the cluster that goes down
+ACTIONS = scaled(60, 6)  # on servers of the cluster that goes down, asked while it is down
+EARLY = scaled(15, 3)  # asked before: their Ganeti jobs are running when it goes down
 CREATES = scaled(60, 6)  # while its backend is offline
 # The actions must outwait the outage: a step's retries back off exponentially (full jitter,
 # RAPI_BACKOFF_S * 2**attempt, at most 60 s), so 12 attempts from 0.25 s give minutes of
@@ -64,14 +65,26 @@ def test_cluster_down_then_back(fault_stack: DrillStack, tmp_path):
     log = tmp_path / "worker.log"
     worker = Worker({**stack.env, **WORKER_ENV}, log, concurrency=8, name="cluster-down").start()
     try:
-        targets = active_servers(drill, ACTIONS, "cd-act", backend_id=down_id)
+        targets = active_servers(drill, ACTIONS + EARLY, "cd-act", backend_id=down_id)
+        actions: dict[int, tuple[int, str]] = {}  # operation id -> (server id, API status after)
 
+        def ask(i: int) -> int:
+            action, _before, after = ACTION_MIX[i % 3]
+            op_id = act(stack, targets[i], action)["id"]
+            actions[op_id] = (targets[i], after)
+            return op_id
+
+        # Slow opcodes, so the early actions' jobs are still running when the cluster goes.
+        cluster.faults.op_delay = 10.0
+        early = [ask(i) for i in range(ACTIONS, ACTIONS + EARLY)]
+        wait_for(lambda: all(api_operation(stack, op_id)["step"] == "poll" for op_id in early), 60, interval=0.2,
+                 what="the early actions' jobs to be submitted")
         started = time.monotonic()
         cluster.down()  # RAPI refuses connections, its job queue stands still
-        actions: dict[int, tuple[int, str]] = {}  # operation id -> (server id, API status after)
-        for i, server_id in enumerate(targets):
-            action, _before, after = ACTION_MIX[i % 3]
-            actions[act(stack, server_id, action)["id"]] = (server_id, after)
+        cluster.faults.op_delay = 0.0  # the jobs submitted after the outage run at the usual pace
+        assert all(api_operation(stack, op_id)["status"] == "RUNNING" for op_id in early)
+        for i in range(ACTIONS):
+            ask(i)
 
         # The periodic refresh gets no answer: offline after 3 in a row (allocations' own
         # refreshes count too), with the reason on the API.
@@ -93,7 +106,8 @@ def test_cluster_down_then_back(fault_stack: DrillStack, tmp_path):
         creates = {op_id: sid for sid, op_id in (create(stack, drill, f"cd-new-{i}") for i in range(CREATES))}
         wait_ended(stack, list(creates), timeout=scaled(600, 120))
 
-        # The actions wait: still in flight, each showing the RAPI failure it retries on.
+        # The actions wait: still in flight, each showing the RAPI failure it retries on (the
+        # early ones on their polls: their jobs stand still with the cluster).
         def all_waiting():
             ops = [api_operation(stack, op_id) for op_id in actions]
             return ops if all(op["status"] in ("PENDING", "RUNNING") and op["attempts"] >= 1 and op["error"]
@@ -135,16 +149,16 @@ def test_cluster_down_then_back(fault_stack: DrillStack, tmp_path):
     mine = [sid for sid, _after in actions.values()] + list(creates.values())
     leftovers = findings_for(run, mine)
 
-    record_drill(f"cluster down: {ACTIONS} actions on its servers", ACTIONS, acted_ok,
+    record_drill(f"cluster down: {len(actions)} actions on its servers", len(actions), acted_ok,
                  sum(1 for op_id in actions if jobs[op_id] == 0), sum(1 for op_id in actions if jobs[op_id] > 1),
-                 seconds, extra=f"down {down_for:.0f}s; offline after {refreshes} refreshes, online after 1; "
+                 seconds, extra=f"{EARLY} with a job running when it went; down {down_for:.0f}s; offline after {refreshes} refreshes, online after 1; "
                                 f"{retries} step retries; reconciliation: {len(leftovers)} servers with findings")
     record_drill(f"cluster down: {CREATES} creates while its backend is offline", CREATES, created_ok,
                  sum(1 for sid in creates.values() if not instances.get(f"snf-{sid}")),
                  sum(1 for sid in creates.values() if len(instances.get(f"snf-{sid}", [])) > 1),
                  seconds, extra="all placed on the other backend")
 
-    assert acted_ok == ACTIONS, {op_id: (ops[op_id]["status"], ops[op_id]["error"]) for op_id in actions}
+    assert acted_ok == len(actions), {op_id: (ops[op_id]["status"], ops[op_id]["error"]) for op_id in actions}
     assert created_ok == CREATES, {op_id: (ops[op_id]["status"], ops[op_id]["error"]) for op_id in creates}
     assert all(jobs[op_id] == 1 for op_id in [*actions, *creates]), jobs
     assert sorted(run["backends_checked"]) == sorted(_backends(stack)), run["backends_skipped"]

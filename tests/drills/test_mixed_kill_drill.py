@@ -18,7 +18,7 @@ from tests.drills.scale import scaled
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-OPERATIONS = scaled(500, 250)
+OPERATIONS = scaled(500, 300)
 IN_FLIGHT_MAX = 16  # operations outstanding at once
 # A kill after a random number of operations issued (so a slow machine gets as many),
 # at whatever step the operations in flight have reached: every third one a single child.

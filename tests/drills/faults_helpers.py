@@ -38,9 +38,9 @@ class DrillStack:
 def fault_stack(stack, tmp_path) -> Iterator[DrillStack]:
     """The stack with its normal worker stopped, to be replaced by the drill's own.
 
-    Afterwards, whatever happened: faults off and every cluster up, the drill's servers
-    destroyed in the full form (so later drills on this stack keep the fleet's room), the
-    normal worker back.
+    Afterwards, whatever happened: faults off, every cluster up and its backend online, the
+    drill's servers destroyed in the full form (so later drills on this stack keep the
+    fleet's room), the normal worker back.
     """
     stack.worker.stop()
     drill = DrillStack(stack)
@@ -50,6 +50,9 @@ def fault_stack(stack, tmp_path) -> Iterator[DrillStack]:
         for cluster in stack.sim.clusters:
             cluster.faults.reset()
             cluster.up()
+        for backend in stack.client.get("/api/v1/backends", headers=stack.admin_headers).json:
+            # An answer lifts an offline mark a refresh set (a drill that stopped half-way).
+            stack.client.post(f"/api/v1/backends/{backend['id']}/refresh", headers=stack.admin_headers)
         try:
             _destroy(drill, tmp_path)
         finally:

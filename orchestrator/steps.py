@@ -210,6 +210,8 @@ def poll(session: Session, op_id: int) -> Poll:
     op.job_status = status
     if status not in FINAL_JOB_STATUSES:
         server.backend_job_status = status
+        # The limit counts failures in a row: a long job's scattered hiccups never add up to it.
+        op.attempts = 0
         session.commit()
         return Poll.PENDING
     error = None if status == "success" else job_error(job)

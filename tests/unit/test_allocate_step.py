@@ -55,3 +55,29 @@ def test_admin_backend_choice_bypasses_the_allocator(session):
     steps.allocate(session, op.id)
     assert session.get(Server, op.server_id).backend_id == b.id
     assert session.get(Operation, op.id).step == "submit"
+
+
+def test_a_successful_poll_of_a_running_job_resets_the_transient_count(session):
+    """RAPI_MAX_ATTEMPTS counts failures in a row: a long job's scattered hiccups never add up."""
+    from ganeti_sim import SimFleet
+    from orchestrator.models import Step
+
+    fleet = SimFleet(clusters=1, base_port=0, host="127.0.0.1", job_duration=60, user="rapi",
+                     password="rapi-secret").start()
+    try:
+        cluster = fleet.clusters[0]
+        backend = _backend("slow", scheme="http")
+        backend.port, backend.username, backend.password = cluster.port, "rapi", "rapi-secret"
+        session.add(backend)
+        session.commit()
+        client = steps.backends.cluster_client(backend)
+        job_id = client.instance_info(cluster.cluster.populate(1)[0])  # a job that runs a minute
+        op = _create(session, "u")
+        op.server.backend = backend
+        op.step, op.status, op.job_id, op.attempts = Step.POLL.value, "RUNNING", job_id, 5
+        session.commit()
+        assert steps.poll(session, op.id) is steps.Poll.PENDING, (op.error, op.job_status)
+        session.expire_all()
+        assert session.get(Operation, op.id).attempts == 0
+    finally:
+        fleet.stop()

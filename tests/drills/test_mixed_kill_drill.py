@@ -38,7 +38,8 @@ def drill_stack(stack):
 @pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 def test_mixed_operations_survive_random_worker_kills(drill_stack, tmp_path):
     stack = drill_stack
-    rng = random.Random(int(os.environ.get("DRILL_SEED", time.time_ns())))
+    seed = int(os.environ.get("DRILL_SEED", time.time_ns() % 10**9))  # DRILL_SEED=<seed> replays a run
+    rng = random.Random(seed)
     env = {**stack.env, "OPERATION_STALL_S": str(STALL_S)}
 
     def new_worker() -> Worker:
@@ -88,7 +89,7 @@ def test_mixed_operations_survive_random_worker_kills(drill_stack, tmp_path):
         checked["duplicated"], load_s,
         extra=(f"{kills['whole']} whole-worker kills, {kills['child']} child kills; "
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-               + f"; issued in {issuing:.0f}s; {load.conflicts} 409s retried"),
+               + f"; issued in {issuing:.0f}s; {load.conflicts} 409s retried; seed {seed}"),
     )
     assert sum(kills.values()) >= OPERATIONS // KILL_EVERY_OPS[1] and kills["whole"] >= 3 and kills["child"] >= 1, kills
     assert not lost, load.describe(lost)

@@ -25,13 +25,15 @@ DURATION_S = scaled(180, 40)
 RATE = 2.0  # operations per second, well under what one worker of 4 processes sustains
 SAMPLE_EVERY_S = 1.0
 # Growth allowed over the measured window (after a warm-up third): the larger of a share
-# of the process's mean and a floor for allocator and GC noise. A leak of a few KiB per
-# operation stays under it in 40 s; one that would double a process within the full
-# form's 30-minute equivalent does not. Each prefork child grows by some 6-8 MiB over its
-# first ~150 operations (caches, SQLAlchemy's compiled statements among them), then
-# holds flat (measured with one child over 240 operations); with 4 children at 2/s that warm-up spans the whole short form.
+# of the process's mean and a floor for allocator and GC noise. One that would double a
+# process within the run (30 minutes' equivalent) fails. The worker's prefork children
+# are the exception: each grows by some 30 MiB over its first ~200 operations, most of it
+# outside Python's heap, then holds flat (one child: 67 MiB fresh, 89 after 80 operations,
+# 95 after 160, 96 after 240); with 4 children at 2/s that warm-up spans even the full
+# form, so they may grow up to that much each, and no more.
 GROWTH_SHARE = 0.2
 GROWTH_FLOOR_KIB = scaled(8, 6) * 1024
+CHILD_WARMUP_KIB = 40 * 1024
 CONNECTIONS_GROWTH = 8  # PostgreSQL backends (client connections and its own) over the window
 QUEUE_MAX = 100  # messages waiting in all queues together, at any moment
 QUEUE_END_MAX = 3  # and once the load stopped and every operation ended (beat may have one due)
@@ -111,6 +113,7 @@ def test_sustained_mixed_load_has_no_memory_or_queue_growth(drill_stack, postgre
     grew = {name: growth([(t, rss[name]) for t, rss, _ in window]) for name in processes}
     mean = {name: statistics.fmean(rss[name] for _, rss, _ in window) for name in processes}
     allowed = {name: max(GROWTH_SHARE * mean[name], GROWTH_FLOOR_KIB) for name in processes}
+    allowed["worker children"] = max(allowed["worker children"], CHILD_WARMUP_KIB * worker.concurrency)
     totals = [sum(v for k, v in q.items() if k != "unacked") for _, _, q in samples]
     peak = max(samples, key=lambda s: sum(v for k, v in s[2].items() if k != "unacked"))[2]
     end = totals[-1]

@@ -29,6 +29,9 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
+# A prefork child whose resident memory passed this (KiB) is replaced once its task ends, so
+# what a long-lived child accumulates (caches, fragmentation) stays bounded.
+worker_max_memory_per_child = _settings.worker_max_memory_mib * 1024
 
 # Flower and the metrics need task events.
 worker_send_task_events = True

@@ -66,6 +66,7 @@ class Settings:
     poll_interval_s: float = 1.0
     operation_stall_s: float = 300.0
     rabbitmq_queue_type: str = "quorum"
+    worker_max_memory_mib: int = 256
     vm_config_ttl_s: int = 3600
     public_api_url: str = "http://127.0.0.1:8000"
     rapi_timeout_s: float = 10.0
@@ -96,6 +97,7 @@ class Settings:
             poll_interval_s=float(env.get("POLL_INTERVAL_S", "1.0")),
             operation_stall_s=float(env.get("OPERATION_STALL_S", "300")),
             rabbitmq_queue_type=_queue_type(env.get("RABBITMQ_QUEUE_TYPE", "quorum")),
+            worker_max_memory_mib=int(env.get("WORKER_MAX_MEMORY_MIB", "256")),
             vm_config_ttl_s=int(env.get("VM_CONFIG_TTL_S", "3600")),
             public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT', '8000')}",
             rapi_timeout_s=float(env.get("RAPI_TIMEOUT_S", "10")),

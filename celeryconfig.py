@@ -1,22 +1,18 @@
 """Celery configuration: broker, queues, routes, reliability and the beat schedule."""
-from kombu import Exchange, Queue
-
+from orchestrator.broker import celery_settings
 from orchestrator.settings import get_settings
 
 _settings = get_settings()
+_broker = celery_settings(_settings)  # what differs between Redis and RabbitMQ
 
-broker_url = _settings.broker_url
-result_backend = _settings.result_backend
+broker_url = _broker["broker_url"]
+result_backend = _broker["result_backend"]
+broker_transport_options = _broker["broker_transport_options"]
+task_queues = _broker["task_queues"]
+task_default_exchange = _broker["task_default_exchange"]
+task_default_exchange_type = _broker["task_default_exchange_type"]
 result_expires = 3600
 broker_connection_retry_on_startup = True
-if broker_url.startswith(("amqp", "pyamqp")):
-    # RabbitMQ: the broker confirms every publish, so an accepted request is never lost
-    # between the API and the broker; queues below are durable.
-    broker_transport_options = {"confirm_publish": True}
-else:
-    # Redis redelivers an unacknowledged message after the visibility timeout; it must
-    # exceed the longest countdown or ETA we schedule, or polls would run twice.
-    broker_transport_options = {"visibility_timeout": 4 * 3600}
 
 task_serializer = "json"
 result_serializer = "json"
@@ -38,18 +34,7 @@ worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = True
 
-# On RabbitMQ the queues are quorum queues (replicated, durable; RABBITMQ_QUEUE_TYPE=classic
-# for classic durable queues). Celery then delays countdowns on the broker ("native delayed
-# delivery"), which needs a topic exchange: routing keys are the queue names either way.
-_quorum = broker_url.startswith(("amqp", "pyamqp")) and _settings.rabbitmq_queue_type == "quorum"
-_default = Exchange("orchestrator", type="topic" if _quorum else "direct", durable=True)
-task_queues = [
-    Queue(name, _default, routing_key=name, durable=True,
-          queue_arguments={"x-queue-type": "quorum"} if _quorum else None)
-    for name in ("provisioning", "polling", "events", "periodic")
-]
 task_default_queue = "provisioning"
-task_default_exchange = "orchestrator"
 task_default_routing_key = "provisioning"
 task_routes = {
     "orchestrator.ops.poll_job": {"queue": "polling", "routing_key": "polling"},

@@ -208,17 +208,25 @@ def _use_env(env: dict[str, str], redis_server) -> None:
     """
     import redis
 
-    from orchestrator.celery_app import app
     from orchestrator.settings import reload_settings
 
     redis.Redis.from_url(redis_server.url(0)).flushall()
     os.environ.update(env)
-    settings = reload_settings()
-    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
-    # Forget connections and the control mailbox cached for the previous broker.
+    point_app(reload_settings())
+
+
+def point_app(settings) -> None:
+    """Move this process's Celery app to the broker and result backend of `settings`: their
+    options and queue declarations, and none of the connections, control mailbox or result
+    backend (a Redis that may be gone) cached for the previous ones."""
+    from orchestrator.broker import celery_settings
+    from orchestrator.celery_app import app
+
+    app.conf.update(celery_settings(settings))
     app.close()
     app.__dict__.pop("control", None)
     app.__dict__.pop("amqp", None)
+    app._local.__dict__.pop("backend", None)
 
 
 # sqlite and postgresql run on the Redis broker; rabbitmq is PostgreSQL on RabbitMQ.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..broker import is_amqp
 from ..settings import get_settings
 
 
@@ -13,7 +14,6 @@ def countdown(seconds: float) -> float:
     seconds and refuses a countdown that truncates to zero.
     """
     settings = get_settings()
-    if seconds > 0 and settings.broker_url.startswith(("amqp", "pyamqp")) \
-            and settings.rabbitmq_queue_type == "quorum":
+    if seconds > 0 and is_amqp(settings.broker_url) and settings.rabbitmq_queue_type == "quorum":
         return float(max(1, math.ceil(seconds)))
     return seconds

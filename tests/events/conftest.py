@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Worker, _stack_env, _use_env, wait_for
+from tests.conftest import ROOT, Worker, _stack_env, _use_env, point_app, wait_for
 
 SENT_RE = re.compile(r" sent (\w+) id=(\S+) ")
 APPLIED_RE = re.compile(r" event (\w+) id=(\S+) instance=\S+ outcome=(\w+)")
@@ -128,7 +128,6 @@ class EventStack:
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
-    from orchestrator.celery_app import app
     from orchestrator.settings import reload_settings
 
     for key, value in saved.items():
@@ -136,11 +135,7 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    settings = reload_settings()
-    app.conf.update(broker_url=settings.broker_url, result_backend=settings.result_backend)
-    app.close()
-    app.__dict__.pop("control", None)
-    app.__dict__.pop("amqp", None)
+    point_app(reload_settings())
 
 
 @pytest.fixture(scope="package")

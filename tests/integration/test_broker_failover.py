@@ -25,20 +25,16 @@ def _dead_url(live: str) -> str:
 @contextmanager
 def _producer_broker(url: str):
     """Point this process (the API under test) at `url`, and back afterwards."""
-    from orchestrator.celery_app import app
+    import dataclasses
 
-    def use(value: str) -> None:
-        app.conf.broker_url = value
-        app.close()
-        app.__dict__.pop("control", None)
-        app.__dict__.pop("amqp", None)
+    from orchestrator.settings import get_settings
+    from tests.conftest import point_app
 
-    before = app.conf.broker_url
-    use(url)
+    point_app(dataclasses.replace(get_settings(), broker_url=url))
     try:
         yield
     finally:
-        use(before)
+        point_app(get_settings())
 
 
 @pytest.mark.parametrize("stack", ["postgresql", "rabbitmq"], indirect=True)

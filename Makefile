@@ -13,7 +13,7 @@ PYTEST_XDIST ?= -n auto --maxprocesses 2 --dist loadgroup
 help:
 	@echo "make run        install what is missing, migrate, seed demo data, start the whole stack"
 	@echo "make test       install what is missing, run the whole test suite (PYTEST_ARGS=... to add)"
-	@echo "make drills     run the failure drills and print their table"
+	@echo "make drills     run the full failure drills and print their table"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make clean      remove var/ state and caches (make distclean also removes .venv)"
 

@@ -91,9 +91,10 @@ def instance_env(cluster, inst) -> dict[str, str]:
 
 class Hooks:
     def __init__(self, hooks_dir: str | None, progress_command: str | None, state_dir: Path | None):
-        self.hooks_dir = Path(hooks_dir) if hooks_dir else None
+        # Absolute: hooks run with "/" as their working directory, as Ganeti runs them.
+        self.hooks_dir = Path(hooks_dir).resolve() if hooks_dir else None
         self.progress_command = progress_command
-        self.data_dir = str(state_dir) if state_dir else "/var/lib/ganeti"
+        self.data_dir = str(Path(state_dir).resolve()) if state_dir else "/var/lib/ganeti"
         self.threads: list[threading.Thread] = []
 
     def wants(self, op_id: str) -> bool:

@@ -325,6 +325,7 @@ HOOK_SCRIPT = """#!/bin/sh
 # its GANETI_* environment (and little else, hence the settings below).
 export CELERY_BROKER_URL={broker}
 export NODE_AGENT_SPOOL_DIR={spool}
+export RABBITMQ_QUEUE_TYPE={queue_type}
 exec {python} -m node_agent hook
 """
 
@@ -345,7 +346,8 @@ def install(hooks_dir: Path, spool_dir: str, hook_paths=("instance-add", "instan
             name: str = "50-node-agent", broker: str | None = None) -> list[Path]:
     broker = broker or os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
     text = HOOK_SCRIPT.format(broker=shlex.quote(broker), spool=shlex.quote(str(Path(spool_dir).resolve())),
-                              python=shlex.quote(sys.executable))
+                              python=shlex.quote(sys.executable),
+                              queue_type=shlex.quote(os.environ.get("RABBITMQ_QUEUE_TYPE") or "quorum"))
     written = []
     for hook_path in hook_paths:
         directory = hooks_dir / f"{hook_path}-post.d"

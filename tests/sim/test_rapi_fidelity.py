@@ -208,7 +208,8 @@ def test_networks(rapi, cluster):
     assert rapi.get("/2/networks").json() == []
 
 
-def test_hooks_and_progress(tmp_path):
+def test_hooks_and_progress(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative hooks directory, as `make run` passes it
     hooks = tmp_path / "hooks"
     (hooks / "instance-add-post.d").mkdir(parents=True)
     out = tmp_path / "hook.out"
@@ -216,7 +217,7 @@ def test_hooks_and_progress(tmp_path):
     script.write_text(f"#!/bin/sh\nenv | grep ^GANETI_ | sort > {out}\n")
     script.chmod(0o755)
     progress_out = tmp_path / "progress.out"
-    with SimFleet(clusters=1, job_duration=0.3, hooks_dir=str(hooks),
+    with SimFleet(clusters=1, job_duration=0.3, hooks_dir="hooks",
                   progress_command=f"cat > {progress_out}.{{instance}}") as fleet:
         c = fleet.clusters[0]
         rapi = Client(c.url, (USER, PASSWORD))

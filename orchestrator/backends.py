@@ -84,8 +84,21 @@ def stats_are_stale(backend: Backend, now: dt.datetime | None = None) -> bool:
     return now - updated > dt.timedelta(minutes=get_settings().backend_refresh_min)
 
 
-def cluster_client(backend: Backend) -> RapiClient:
+def cluster_client(backend: Backend, read_retries: int = 3) -> RapiClient:
     from .rapi import client_for
 
     settings = get_settings()
-    return client_for(backend, timeout=settings.rapi_timeout_s, ca_file=settings.rapi_ca_file)
+    return client_for(backend, timeout=settings.rapi_timeout_s, ca_file=settings.rapi_ca_file,
+                      read_retries=read_retries)
+
+
+def periodic_refresh_client(backend: Backend) -> RapiClient | None:
+    """The client the beat's refresh uses, or None to leave the backend alone.
+
+    An operator's offline backend is not contacted (the operator took it out); one marked
+    offline because it did not answer is probed once, without retries, so a dead cluster
+    costs the workers one quick attempt per period.
+    """
+    if backend.offline and not _offline_by_refresh(backend):
+        return None
+    return cluster_client(backend, read_retries=0 if backend.offline else 3)

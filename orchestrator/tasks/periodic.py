@@ -11,13 +11,15 @@ from ..models import Backend
 
 @app.task(name="orchestrator.periodic.refresh_backend_stats")
 def refresh_backend_stats() -> dict[str, bool]:
-    """One bulk nodes call per backend; returns which backends answered."""
+    """One bulk nodes call per backend; returns which backends answered (an operator's
+    offline backends are left alone)."""
     answered: dict[str, bool] = {}
     with session_scope() as session:
         for backend in session.scalars(select(Backend).order_by(Backend.id)):
-            answered[backend.clustername] = backends.refresh_stats(
-                session, backend, backends.cluster_client(backend)
-            )
+            client = backends.periodic_refresh_client(backend)
+            if client is None:
+                continue
+            answered[backend.clustername] = backends.refresh_stats(session, backend, client)
             session.commit()
     return answered
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ganeti_sim import SimCluster
+from orchestrator.catalog import ADMIN_OFFLINE_REASON
 from orchestrator.models import Backend, Operation, Server
 from tests.conftest import Worker, record_drill, wait_for
 
@@ -72,7 +73,9 @@ def test_three_hundred_creates_over_capacity_two_hundred(stack, tmp_path):
             drill_worker.stop()
         with stack.session() as session:
             session.execute(update(Backend).where(Backend.clustername.not_in(list(FITS))).values(drained=False))
-            session.execute(update(Backend).where(Backend.clustername.in_(list(FITS))).values(drained=True))
+            # Its clusters stop with it: taken out as an operator would, so the beat leaves them be.
+            session.execute(update(Backend).where(Backend.clustername.in_(list(FITS))).values(
+                drained=True, offline=True, offline_reason=ADMIN_OFFLINE_REASON))
             session.commit()
         for cluster in clusters:
             cluster.stop()

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,12 +113,6 @@ def hammer(url: str, clients: int, seconds: float, tag: str) -> dict:
             "rps": len(lat) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "seconds": elapsed}
 
 
-def _median(values: list[float]) -> float:
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -200,8 +195,8 @@ def main(argv=None) -> int:
     figures = {}
     for name, rs in rounds.items():
         figures[name] = {
-            "rps": _median([x["rps"] for x in rs]), "p50_ms": _median([x["p50_ms"] for x in rs]),
-            "p99_ms": _median([x["p99_ms"] for x in rs]), "requests": sum(x["requests"] for x in rs),
+            "rps": statistics.median([x["rps"] for x in rs]), "p50_ms": statistics.median([x["p50_ms"] for x in rs]),
+            "p99_ms": statistics.median([x["p99_ms"] for x in rs]), "requests": sum(x["requests"] for x in rs),
             "errors": sum(x["errors"] for x in rs), "rps_rounds": [x["rps"] for x in rs],
         }
     p, b = figures["product"], figures["baseline"]

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -126,12 +127,6 @@ def _num(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def _median(values: list[float]) -> float:
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=10)
@@ -158,9 +153,9 @@ def main(argv=None) -> int:
     sim_rates = [_num(r["requests/s"]) for r in sims]
     base_rates = [b["requests/s"] for b in bases]
     lat = [[_num(x) for x in r["latency p50 / p95 / p99 (ms)"].split("/")] for r in sims]
-    p50, p95, p99 = (_median([row[i] for row in lat]) for i in range(3))
-    b50, b95, b99 = (_median([b[k] for b in bases]) for k in ("p50", "p95", "p99"))
-    sim_rps, base_rps = _median(sim_rates), _median(base_rates)
+    p50, p95, p99 = (statistics.median([row[i] for row in lat]) for i in range(3))
+    b50, b95, b99 = (statistics.median([b[k] for b in bases]) for k in ("p50", "p95", "p99"))
+    sim_rps, base_rps = statistics.median(sim_rates), statistics.median(base_rates)
     rss_sim = max(_num(r["server RSS after load (MiB)"]) for r in sims)
     rss_sim_idle = max(_num(r["server RSS idle (MiB)"]) for r in sims)
     rss_base = max(b["rss busy"] for b in bases)

@@ -49,13 +49,6 @@ def _wait_all_ended(stack, op_ids: list[int], timeout: float = 120) -> dict[int,
     return wait_for(ended, timeout, interval=0.5, what="all drill operations to end")
 
 
-@pytest.fixture
-def drill_stack(stack):
-    """The stack with its normal worker stopped, to be replaced by crashing ones."""
-    stack.worker.stop()
-    yield stack
-    stack.worker.start()
-
 
 @pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("point", CREATE_POINTS)

@@ -26,13 +26,6 @@ KILL_EVERY_OPS = (12, 36)
 STALL_S = 5
 
 
-@pytest.fixture
-def drill_stack(stack):
-    """The stack with its normal worker stopped, to be replaced by one that gets killed."""
-    stack.worker.stop()
-    yield stack
-    stack.worker.start()
-
 
 @pytest.mark.timeout(scaled(1800, 540))
 @pytest.mark.parametrize("stack", ["postgresql"], indirect=True)

@@ -39,12 +39,6 @@ QUEUE_MAX = 100  # messages waiting in all queues together, at any moment
 QUEUE_END_MAX = 3  # and once the load stopped and every operation ended (beat may have one due)
 
 
-@pytest.fixture
-def drill_stack(stack):
-    stack.worker.stop()
-    yield stack
-    stack.worker.start()
-
 
 @pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 def test_sustained_mixed_load_has_no_memory_or_queue_growth(drill_stack, postgres_server, tmp_path):

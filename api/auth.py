@@ -4,7 +4,13 @@ from __future__ import annotations
 from flask import current_app, g, request
 from flask_smorest import abort
 
-from orchestrator.auth import Principal, authenticate
+from orchestrator.auth import Principal
+from orchestrator.services import tokens
+
+
+def context():
+    """The process's services context (orchestrator.services.context.Context)."""
+    return current_app.extensions["context"]
 
 
 def require_principal() -> None:
@@ -14,7 +20,7 @@ def require_principal() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         abort(401, message="missing bearer token: send 'Authorization: Bearer <token>'",
               headers={"WWW-Authenticate": "Bearer"})
-    principal = authenticate(g.db, token.strip(), current_app.config["SETTINGS"])
+    principal = tokens.authenticate(context(), g.db, token.strip())
     if principal is None:
         abort(401, message="invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     g.principal = principal

@@ -38,3 +38,18 @@ def install(app: Flask) -> None:
         if filename not in ASSETS:
             abort(404)
         return send_from_directory(directory, filename, max_age=86400)
+
+
+def config() -> dict:
+    """flask-smorest's settings for the spec and the interactive docs."""
+    return {
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": swagger_ui_url(),
+        "API_SPEC_OPTIONS": {
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    }

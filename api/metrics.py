@@ -1,6 +1,6 @@
 """Prometheus /metrics for the API: request latency by endpoint and status, and, read at
 scrape time, operations, servers and backends from the database and task figures from
-the workers (kept in Redis)."""
+the workers (orchestrator.services.metrics)."""
 from __future__ import annotations
 
 import time
@@ -8,17 +8,13 @@ import time
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import func, select
 
-from orchestrator.db import get_sessionmaker
-from orchestrator.metrics import task_metrics
-from orchestrator.models import Backend, Operation, Server
-from orchestrator.state import API_STATUS
+from orchestrator.services import metrics
 
 
 class DatabaseCollector:
-    def __init__(self, database_url: str):
-        self.sessions = get_sessionmaker(database_url)
+    def __init__(self, context):
+        self.context = context
 
     def collect(self):
         ops = GaugeMetricFamily("orchestrator_operations", "Operations by kind and status", labels=["kind", "status"])
@@ -27,32 +23,35 @@ class DatabaseCollector:
         total = GaugeMetricFamily("orchestrator_backend_total", "Backend capacity (MiB; cpus)", labels=["backend", "resource"])
         offline = GaugeMetricFamily("orchestrator_backend_offline", "1 when a backend is offline", labels=["backend"])
         drained = GaugeMetricFamily("orchestrator_backend_drained", "1 when a backend is drained", labels=["backend"])
-        with self.sessions() as session:
-            for kind, status, count in session.execute(
-                    select(Operation.kind, Operation.status, func.count()).group_by(Operation.kind, Operation.status)):
-                ops.add_metric([kind, status], count)
-            for operstate, count in session.execute(select(Server.operstate, func.count()).group_by(Server.operstate)):
-                servers.add_metric([API_STATUS.get(operstate, "ERROR")], count)
-            for b in session.scalars(select(Backend)):
-                free.add_metric([b.clustername, "memory"], b.mfree)
-                free.add_metric([b.clustername, "disk"], b.dfree)
-                total.add_metric([b.clustername, "memory"], b.mtotal)
-                total.add_metric([b.clustername, "disk"], b.dtotal)
-                total.add_metric([b.clustername, "cpus"], b.ctotal)
-                offline.add_metric([b.clustername], int(b.offline))
-                drained.add_metric([b.clustername], int(b.drained))
+        with self.context.session() as session:
+            figures = metrics.database_figures(self.context, session)
+        for kind, status, count in figures.operations:
+            ops.add_metric([kind, status], count)
+        for status, count in figures.servers.items():
+            servers.add_metric([status], count)
+        for b in figures.backends:
+            free.add_metric([b.clustername, "memory"], b.mfree)
+            free.add_metric([b.clustername, "disk"], b.dfree)
+            total.add_metric([b.clustername, "memory"], b.mtotal)
+            total.add_metric([b.clustername, "disk"], b.dtotal)
+            total.add_metric([b.clustername, "cpus"], b.ctotal)
+            offline.add_metric([b.clustername], int(b.offline))
+            drained.add_metric([b.clustername], int(b.drained))
         yield from (ops, servers, free, total, offline, drained)
 
 
 class TaskCollector:
+    def __init__(self, context):
+        self.context = context
+
     def collect(self):
-        count = CounterMetricFamily("orchestrator_tasks", "Celery tasks run, by task and outcome",
+        count = CounterMetricFamily("orchestrator_tasks", "Tasks run by the workers, by task and outcome",
                                     labels=["task", "outcome"])
-        seconds = CounterMetricFamily("orchestrator_task_seconds", "Time spent in Celery tasks",
+        seconds = CounterMetricFamily("orchestrator_task_seconds", "Time the workers spent in tasks",
                                       labels=["task", "outcome"])
         try:
-            rows = task_metrics()
-        except Exception:
+            rows = metrics.task_figures(self.context)
+        except Exception:  # Redis away: the other figures are still worth serving
             rows = []
         for name, outcome, n, secs in rows:
             count.add_metric([name, outcome], n)
@@ -60,12 +59,12 @@ class TaskCollector:
         yield from (count, seconds)
 
 
-def install(app: Flask, database_url: str) -> None:
+def install(app: Flask, context) -> None:
     registry = CollectorRegistry()
     latency = Histogram("orchestrator_http_request_seconds", "API request latency",
                         ["method", "endpoint", "status"], registry=registry)
-    registry.register(DatabaseCollector(database_url))
-    registry.register(TaskCollector())
+    registry.register(DatabaseCollector(context))
+    registry.register(TaskCollector(context))
 
     @app.before_request
     def _start_timer() -> None:
@@ -80,5 +79,5 @@ def install(app: Flask, database_url: str) -> None:
         return response
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics_view() -> Response:
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -60,7 +60,7 @@ class BenchStack:
             session.commit()
         self.worker_log = open(self.tmp / "worker.log", "wb")
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "worker", "-I", "bench.noop_tasks",
+            [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "worker", "-I", "bench.noop_tasks",
              "-Q", "provisioning,polling,events,periodic,celery", "-c", str(self.concurrency),
              "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=self.worker_log, stderr=subprocess.STDOUT,

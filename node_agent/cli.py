@@ -15,13 +15,15 @@ from typing import Any
 import click
 import requests
 
+from orchestrator.settings import Settings
+
 from .emitter import Emitter
 from .jobs import JobTracker, read_job_file
 from .spool import Spool
 
 log = logging.getLogger("node_agent")
 
-DEFAULT_SPOOL_DIR = os.environ.get("NODE_AGENT_SPOOL_DIR", "var/node-agent")
+DEFAULT_SPOOL_DIR = "var/node-agent"  # or NODE_AGENT_SPOOL_DIR
 # Spools shared by every run of the hook and of the progress command; a watcher sweeps
 # them too, so what a short-lived run could not send leaves once the broker is back.
 SHARED_SPOOLS = ("hooks", "progress")
@@ -83,7 +85,7 @@ class Sender:
 @click.group()
 def main() -> None:
     """Report what happens on a Ganeti cluster to the orchestrator, as Celery tasks."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=Settings.from_env().log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for noisy in ("celery", "kombu", "amqp"):  # a broker outage is reported once, by us
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -92,7 +94,7 @@ def main() -> None:
 def _common(fn):
     fn = click.option("--cluster", required=True, help="The cluster's name, carried in every event.")(fn)
     fn = click.option("--interval", default=0.5, show_default=True, help="Seconds between scans.")(fn)
-    fn = click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, show_default=True)(fn)
+    fn = click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, envvar="NODE_AGENT_SPOOL_DIR", show_default=True)(fn)
     fn = click.option("--once", is_flag=True, help="Scan once, send, and exit.")(fn)
     return fn
 
@@ -246,7 +248,7 @@ def hook_event(env: dict[str, str], now: float | None = None) -> dict[str, Any] 
 
 
 @main.command("hook")
-@click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, show_default=True)
+@click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, envvar="NODE_AGENT_SPOOL_DIR", show_default=True)
 def hook(spool_dir: str) -> None:
     """Run by Ganeti as an instance post hook: send the instance's NICs as a nic_info event.
 
@@ -297,7 +299,7 @@ def parse_progress(line: str) -> tuple[float | None, str]:
 @main.command("progress")
 @click.option("--instance", required=True)
 @click.option("--cluster", default=lambda: os.environ.get("GANETI_CLUSTER", ""))
-@click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, show_default=True)
+@click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, envvar="NODE_AGENT_SPOOL_DIR", show_default=True)
 def progress(instance: str, cluster: str, spool_dir: str) -> None:
     """Read OS-install progress lines on stdin (JSON as snf-image's monitor writes, or text
     with a percentage) and send build_progress events, one per new percentage."""
@@ -333,7 +335,7 @@ exec {python} -m node_agent hook
 @main.command("install-hooks")
 @click.option("--hooks-dir", required=True, type=click.Path(file_okay=False),
               help="Ganeti's hooks directory (/etc/ganeti/hooks on a real master).")
-@click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, show_default=True)
+@click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, envvar="NODE_AGENT_SPOOL_DIR", show_default=True)
 @click.option("--hook-path", "hook_paths", multiple=True, default=("instance-add", "instance-modify"),
               show_default=True, help="Hooks paths after which NICs are reported (repeatable).")
 @click.option("--name", default="50-node-agent", show_default=True)
@@ -344,10 +346,10 @@ def install_hooks(hooks_dir: str, spool_dir: str, hook_paths: tuple[str, ...], n
 
 def install(hooks_dir: Path, spool_dir: str, hook_paths=("instance-add", "instance-modify"),
             name: str = "50-node-agent", broker: str | None = None) -> list[Path]:
-    broker = broker or os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
-    text = HOOK_SCRIPT.format(broker=shlex.quote(broker), spool=shlex.quote(str(Path(spool_dir).resolve())),
-                              python=shlex.quote(sys.executable),
-                              queue_type=shlex.quote(os.environ.get("RABBITMQ_QUEUE_TYPE") or "quorum"))
+    settings = Settings.from_env()  # the workers' variables and defaults
+    text = HOOK_SCRIPT.format(broker=shlex.quote(broker or settings.broker_url),
+                              spool=shlex.quote(str(Path(spool_dir).resolve())), python=shlex.quote(sys.executable),
+                              queue_type=shlex.quote(settings.rabbitmq_queue_type))
     written = []
     for hook_path in hook_paths:
         directory = hooks_dir / f"{hook_path}-post.d"

@@ -10,16 +10,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from orchestrator.ganeti import FINAL_JOB_STATUSES, ganeti_time
+
 from .spool import Spool
 
-FINAL = frozenset({"success", "error", "canceled"})
-
-
-def ts(value: Any) -> float | None:
-    """Ganeti's [seconds, microseconds]."""
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-        return value[0] + value[1] / 1e6
-    return None
 
 
 def from_job_file(data: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +25,7 @@ def from_job_file(data: dict[str, Any]) -> dict[str, Any]:
         "opstatus": [op.get("status") for op in ops],
         "opresult": [op.get("result") for op in ops],
         "oplog": [op.get("log") or [] for op in ops],
-        "op_times": [(ts(op.get("start_timestamp")), ts(op.get("exec_timestamp")), ts(op.get("end_timestamp")))
+        "op_times": [tuple(ganeti_time(op.get(f"{when}_timestamp")) for when in ("start", "exec", "end"))
                      for op in ops],
         "received_ts": data.get("received_timestamp"),
         "start_ts": data.get("start_timestamp"),
@@ -66,12 +60,12 @@ def event_time(job: dict[str, Any], index: int, status: str) -> float:
     times = job.get("op_times")
     if times and index < len(times):
         start, exec_, end = times[index]
-        if status in FINAL and end:
+        if status in FINAL_JOB_STATUSES and end:
             return end
-        if status not in FINAL and status != "queued" and (exec_ or start):
+        if status not in FINAL_JOB_STATUSES and status != "queued" and (exec_ or start):
             return exec_ or start
-    key = "end_ts" if status in FINAL else "received_ts" if status == "queued" else "start_ts"
-    return ts(job.get(key)) or ts(job.get("start_ts")) or ts(job.get("received_ts")) or 0.0
+    key = "end_ts" if status in FINAL_JOB_STATUSES else "received_ts" if status == "queued" else "start_ts"
+    return next(filter(None, (ganeti_time(job.get(k)) for k in (key, "start_ts", "received_ts"))), 0.0)
 
 
 def _log_message(entries: list) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import Operation, Server
 from .rapi import RapiClient
-from .state import OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP
+from .ganeti import OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP, op_tag
 
 Submit = Callable[[RapiClient, Operation, Server, str, str], int]
 
@@ -18,11 +18,6 @@ class Action:
     submit: Submit  # (client, op, server, instance name, reason) -> job id
     allocates: bool = False
     task: str | None = None  # what the API shows while it runs, instead of the operstate
-
-
-def op_tag(op: Operation) -> str:
-    """The tag that marks an instance as created by this operation (Ganeti tags allow '-', ':' )."""
-    return f"orchestrator:op:{op.id}"
 
 
 def create_spec(op: Operation, server: Server, name: str) -> dict:
@@ -45,7 +40,7 @@ def create_spec(op: Operation, server: Server, name: str) -> dict:
         "name_check": False,
         "ip_check": False,
         "conflicts_check": False,
-        "tags": [op_tag(op)],
+        "tags": [op_tag(op.id)],
     }
 
 

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from .models import Backend, utcnow
 from .rapi import RapiClient, RapiError
-from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -74,26 +73,16 @@ def refresh_stats(session: Session, backend: Backend, client: RapiClient) -> boo
     return True
 
 
-def stats_are_stale(backend: Backend, now: dt.datetime | None = None) -> bool:
+def stats_are_stale(backend: Backend, refresh_min: float, now: dt.datetime | None = None) -> bool:
+    """Older than BACKEND_REFRESH_MIN (`refresh_min`), or never read."""
     if backend.stats_updated_at is None:
         return True
     now = now or utcnow()
-    updated = backend.stats_updated_at
-    if updated.tzinfo is None:  # SQLite drops the zone
-        updated = updated.replace(tzinfo=dt.timezone.utc)
-    return now - updated > dt.timedelta(minutes=get_settings().backend_refresh_min)
+    return now - backend.stats_updated_at > dt.timedelta(minutes=refresh_min)
 
 
-def cluster_client(backend: Backend, read_retries: int = 3) -> RapiClient:
-    from .rapi import client_for
-
-    settings = get_settings()
-    return client_for(backend, timeout=settings.rapi_timeout_s, ca_file=settings.rapi_ca_file,
-                      read_retries=read_retries)
-
-
-def periodic_refresh_client(backend: Backend) -> RapiClient | None:
-    """The client the beat's refresh uses, or None to leave the backend alone.
+def periodic_read_retries(backend: Backend) -> int | None:
+    """How many times the beat's refresh retries a read of `backend`, or None to leave it alone.
 
     An operator's offline backend is not contacted (the operator took it out); one marked
     offline because it did not answer is probed once, without retries, so a dead cluster
@@ -101,4 +90,4 @@ def periodic_refresh_client(backend: Backend) -> RapiClient | None:
     """
     if backend.offline and not _offline_by_refresh(backend):
         return None
-    return cluster_client(backend, read_retries=0 if backend.offline else 3)
+    return 0 if backend.offline else 3

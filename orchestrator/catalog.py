@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import IN_FLIGHT, Backend, Finding, Flavor, Image, Operation, Server
 from .rapi import Endpoint, RapiClient, RapiError, RapiUnauthorized, RapiUnavailable
-from .settings import get_settings
+from .settings import Settings
 
 DISK_TEMPLATES = ("plain", "drbd", "file", "sharedfile", "blockdev", "rbd", "diskless", "ext")
 # snf-image's formats; stored in the image's properties as `format`, which the create spec reads.
@@ -46,13 +46,12 @@ def list_backends(session: Session, **filters: Any) -> list[Backend]:
     return list(session.scalars(query))
 
 
-def check_cluster(host: str, port: int, scheme: str, username: str, password: str, verify_tls: bool,
-                  timeout: float | None = None) -> dict[str, Any]:
+def check_cluster(settings: Settings, host: str, port: int, scheme: str, username: str, password: str,
+                  verify_tls: bool) -> dict[str, Any]:
     """One `/2/info` call with these credentials; a clear 422 when the cluster does not
     answer or refuses them. The password never appears in a message."""
-    settings = get_settings()
     verify: bool | str = (settings.rapi_ca_file or True) if verify_tls else False
-    timeout = min(settings.rapi_timeout_s, 5.0) if timeout is None else timeout
+    timeout = min(settings.rapi_timeout_s, 5.0)
     endpoint = Endpoint(f"{scheme}://{host}:{port}", username, password, verify, timeout)
     client = RapiClient(endpoint, read_retries=0)
     where = f"{scheme}://{host}:{port}"
@@ -85,7 +84,7 @@ def _check_templates(templates: Iterable[str]) -> list[str]:
     return templates
 
 
-def add_backend(session: Session, *, host: str, username: str, password: str, port: int = 5080,
+def add_backend(session: Session, settings: Settings, *, host: str, username: str, password: str, port: int = 5080,
                 scheme: str = "https", clustername: str | None = None, verify_tls: bool = True,
                 drained: bool = True, disk_templates: list[str] | None = None) -> Backend:
     """Add a cluster after one `/2/info` call; drained by default, as Synnefo adds them.
@@ -99,7 +98,7 @@ def add_backend(session: Session, *, host: str, username: str, password: str, po
         raise Conflict(f"a backend already reaches {host}:{port}", field="host")
     if clustername and session.scalars(select(Backend).where(Backend.clustername == clustername)).first():
         raise Conflict(f"clustername {clustername!r} is already taken", field="clustername")
-    info = check_cluster(host, port, scheme, username, password, verify_tls)
+    info = check_cluster(settings, host, port, scheme, username, password, verify_tls)
     clustername = clustername or str(info["name"])
     if session.scalars(select(Backend).where(Backend.clustername == clustername)).first():
         raise Conflict(f"clustername {clustername!r} is already taken", field="clustername")
@@ -121,7 +120,7 @@ def add_backend(session: Session, *, host: str, username: str, password: str, po
 CONNECTION_FIELDS = ("host", "port", "scheme", "username", "password", "verify_tls")
 
 
-def modify_backend(session: Session, backend: Backend, **changes: Any) -> Backend:
+def modify_backend(session: Session, settings: Settings, backend: Backend, **changes: Any) -> Backend:
     """drained, offline, clustername, disk_templates, and the connection (host, port, scheme,
     credentials, TLS): a changed connection is checked with one `/2/info` call first."""
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -139,7 +138,7 @@ def modify_backend(session: Session, backend: Backend, **changes: Any) -> Backen
                 select(Backend).where(Backend.host == connection["host"], Backend.port == connection["port"],
                                       Backend.id != backend.id)).first():
             raise Conflict(f"a backend already reaches {connection['host']}:{connection['port']}", field="host")
-        check_cluster(**connection)
+        check_cluster(settings, **connection)
     if "disk_templates" in changes:
         changes["disk_templates"] = _check_templates(changes["disk_templates"])
     if "offline" in changes:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
+
+from .settings import Settings
 
 
-def crash_point(name: str, op_id: int) -> None:
-    points = os.environ.get("ORCHESTRATOR_CRASH_POINTS")
-    if not points or name not in points.split(","):
+def crash_point(settings: Settings, name: str, op_id: int) -> None:
+    if name not in settings.crash_points:
         return
-    marker = Path(os.environ.get("ORCHESTRATOR_CRASH_DIR", "/tmp")) / f"crash-{name}-{op_id}"
+    marker = settings.crash_dir / f"crash-{name}-{op_id}"
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:

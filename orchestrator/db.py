@@ -9,7 +9,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .settings import get_settings
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -22,15 +21,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def get_engine(url: str | None = None) -> Engine:
-    # Resolve before caching: the settings may change (tests run several databases).
-    return _engine(url or get_settings().database_url)
-
-
 _ENGINES: dict[str, Engine] = {}
 
 
-def _engine(url: str) -> Engine:
+def get_engine(url: str) -> Engine:
+    """One engine (and pool) per database URL per process."""
     if url not in _ENGINES:
         _ENGINES[url] = _make_engine(url)
     return _ENGINES[url]
@@ -56,17 +51,13 @@ def forget_inherited_connections() -> None:
         engine.dispose(close=False)
 
 
-def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
-    return _sessionmaker(url or get_settings().database_url)
-
-
 @functools.lru_cache(maxsize=8)
-def _sessionmaker(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=_engine(url), expire_on_commit=False)
+def get_sessionmaker(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
 @contextlib.contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str) -> Iterator[Session]:
     """A session that rolls back on error and always closes."""
     session = get_sessionmaker(url)()
     try:
@@ -76,3 +67,14 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def write_lock(session: Session) -> None:
+    """Serialize writers of the rows about to be read on SQLite as FOR UPDATE does on PostgreSQL.
+
+    SQLite ignores row locks, and its deferred transactions would let two workers read the same
+    row and both write: take its database write lock (BEGIN IMMEDIATE) before reading instead.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

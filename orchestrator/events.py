@@ -32,9 +32,10 @@ from sqlalchemy.orm import Session, lazyload
 
 from . import steps
 from .actions import ACTIONS
+from .db import write_lock
 from .models import IN_FLIGHT, Backend, Operation, OperState, Server, Step
-from .settings import get_settings
-from .state import FINAL_STATUSES, JobReport, apply_job_report
+from .ganeti import FINAL_JOB_STATUSES
+from .state import JobReport, apply_job_report
 
 log = logging.getLogger(__name__)
 
@@ -59,39 +60,6 @@ class InvalidEvent(ValueError):
 class NotYet(Exception):
     """A final report for a server whose operation has not recorded its job id yet: applying
     it now would show the end of an operation that is still in flight. Try again shortly."""
-
-
-def event_name(kind: str, event: Any) -> str:
-    """The name the agent logs an event under (node_agent.emitter.event_id)."""
-    if not isinstance(event, dict):
-        return f"{kind}/?"
-    if kind == "op_status":
-        return f"{event.get('cluster')}/{event.get('job_id')}/{event.get('op_index', 0)}/{event.get('status')}"
-    return f"{event.get('cluster')}/{event.get('instance')}/{kind}/{event.get('timestamp')}"
-
-
-def server_id_for(instance: Any) -> int | None:
-    """The server id an instance name stands for, or None for names without our prefix."""
-    prefix = get_settings().backend_prefix_id
-    if not isinstance(instance, str) or not instance.startswith(prefix):
-        return None
-    suffix = instance[len(prefix):]
-    return int(suffix) if suffix.isdigit() else None
-
-
-def server_for_instance(session: Session, instance: str | None) -> Server | None:
-    """The server an instance name belongs to (row locked), or None."""
-    server_id = server_id_for(instance)
-    return None if server_id is None else _locked_server(session, server_id)
-
-
-def _serialize_writers(session: Session) -> None:
-    """PostgreSQL serializes writers of one server with row locks (FOR UPDATE). SQLite
-    ignores those, and its deferred transactions would let two workers read the same row
-    and both write: take SQLite's write lock before reading instead."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _locked_server(session: Session, server_id: int) -> Server | None:
@@ -177,7 +145,7 @@ def _terminal(server: Server) -> bool:
     return server.deleted or server.operstate == OperState.DESTROYED.value
 
 
-def apply_op_status(session: Session, event: dict[str, Any], wait_for_chain: bool = True) -> str:
+def apply_op_status(session: Session, event: dict[str, Any], prefix: str, wait_for_chain: bool = True) -> str:
     """Apply one opcode status report. Returns the outcome: applied, duplicate, stale,
     unknown (not our prefix, or not in the database) or foreign (another cluster's).
 
@@ -185,11 +153,11 @@ def apply_op_status(session: Session, event: dict[str, Any], wait_for_chain: boo
     final report that would end an operation which has not recorded its job id yet.
     """
     report, job_status = parse_op_status(event)
-    server_id = server_id_for(event.get("instance"))
+    server_id = Server.id_of_instance(event.get("instance"), prefix)
     if server_id is None:
         log.info("op_status for instance %r (job %s) is not ours: dropped", event.get("instance"), report.job_id)
         return UNKNOWN
-    _serialize_writers(session)
+    write_lock(session)
     # Lock order as in the chain's steps: the operation, then the server.
     op = session.scalars(
         select(Operation).where(Operation.server_id == server_id, Operation.status.in_(IN_FLIGHT))
@@ -206,7 +174,7 @@ def apply_op_status(session: Session, event: dict[str, Any], wait_for_chain: boo
                     getattr(session_backend(server), "clustername", None))
         return FOREIGN
     if op is not None and op.job_id is None:
-        if (wait_for_chain and job_status in FINAL_STATUSES and op.step in (Step.ALLOCATE.value, Step.SUBMIT.value)
+        if (wait_for_chain and job_status in FINAL_JOB_STATUSES and op.step in (Step.ALLOCATE.value, Step.SUBMIT.value)
                 and ACTIONS[op.kind].opcode == report.opcode):
             raise NotYet(f"server {server.id}: operation {op.id} has not recorded its job yet")
         op = None
@@ -235,7 +203,7 @@ def apply_op_status(session: Session, event: dict[str, Any], wait_for_chain: boo
             setattr(server, name, value)
 
     ended_operation = False
-    if op is not None and job_status in FINAL_STATUSES and op.step in (Step.POLL.value, Step.FINALIZE.value):
+    if op is not None and job_status in FINAL_JOB_STATUSES and op.step in (Step.POLL.value, Step.FINALIZE.value):
         # What the chain's poll and finalize steps would do, in one commit.
         if op.step == Step.POLL.value:
             steps.conclude(op, dataclasses.replace(report, status=job_status, extra={}))
@@ -250,17 +218,17 @@ def apply_op_status(session: Session, event: dict[str, Any], wait_for_chain: boo
     return DUPLICATE if event_key == server_key else STALE
 
 
-def apply_build_progress(session: Session, event: dict[str, Any]) -> str:
+def apply_build_progress(session: Session, event: dict[str, Any], prefix: str) -> str:
     """Progress only rises: a late or repeated report changes nothing, and the create's
     success shows 100 whatever arrives after it."""
     event = _require_dict(event)
     percentage = int(_finite(event.get("percentage"), "percentage"))
     if not 0 <= percentage <= 100:
         raise InvalidEvent(f"percentage out of range: {percentage}")
-    server_id = server_id_for(event.get("instance"))
+    server_id = Server.id_of_instance(event.get("instance"), prefix)
     if server_id is None:
         return UNKNOWN
-    _serialize_writers(session)
+    write_lock(session)
     server = _locked_server(session, server_id)
     if server is None:
         return UNKNOWN
@@ -286,17 +254,17 @@ def _nic(index: int, nic: Any) -> dict[str, Any]:
     return {"index": position, "ip": text("ip"), "mac": text("mac"), "network": text("network")}
 
 
-def apply_nic_info(session: Session, event: dict[str, Any]) -> str:
+def apply_nic_info(session: Session, event: dict[str, Any], prefix: str) -> str:
     """The instance's NICs as its post hook saw them (IP, MAC, network, index)."""
     event = _require_dict(event)
     raw = event.get("nics")
     if not isinstance(raw, list):
         raise InvalidEvent("nic_info needs a list of nics")
     nics = sorted((_nic(i, n) for i, n in enumerate(raw)), key=lambda n: n["index"])
-    server_id = server_id_for(event.get("instance"))
+    server_id = Server.id_of_instance(event.get("instance"), prefix)
     if server_id is None:
         return UNKNOWN
-    _serialize_writers(session)
+    write_lock(session)
     server = _locked_server(session, server_id)
     if server is None:
         return UNKNOWN

@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 from .errors import Conflict, Invalid
 from .models import Backend, Flavor, Image, Operation, OpStatus, Server, Step, utcnow
 from .rapi import RapiClient, RapiError, RapiNotFound
-from .reconciliation import _instance_nics, instance_operstate
+from .reconciliation import instance_nics, instance_operstate
 from .servers import last_operations
-from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +31,13 @@ def _job_touches(job: dict[str, Any], name: str) -> bool:
     return any(f"({name})" in str(s) for s in job.get("summary") or [])
 
 
-def inspect_server(session: Session, server: Server, client_for, *, jobs: int = 10) -> dict[str, Any]:
+def inspect_server(session: Session, server: Server, client_for, prefix: str, *, jobs: int = 10) -> dict[str, Any]:
     """The database row, the live instance (one GET /2/instances/<name>) and the cluster's
     last jobs for it (one bulk GET /2/jobs), beside the server's last operations.
 
     A cluster that does not answer is reported in `cluster_error`, not raised.
     """
-    name = server.instance_name(get_settings().backend_prefix_id)
+    name = server.instance_name(prefix)
     report: dict[str, Any] = {
         "server": server, "instance_name": name, "backend": None, "instance": None, "jobs": [],
         "cluster_error": None, "operations": last_operations(session, server.id, jobs),
@@ -109,9 +108,9 @@ def _image_for(session: Session, inst: dict[str, Any], image_id: int | None) -> 
 
 
 def server_id_of(name: str, prefix: str) -> int | None:
-    if name.startswith(prefix) and name[len(prefix):].isdigit() and not name[len(prefix):].startswith("0"):
-        return int(name[len(prefix):])
-    return None
+    """As Server.id_of_instance, but only the one spelling of an id (no leading zero)."""
+    server_id = Server.id_of_instance(name, prefix)
+    return server_id if server_id is not None and name == f"{prefix}{server_id}" else None
 
 
 def _advance_sequence(session: Session, server_id: int) -> None:
@@ -124,7 +123,8 @@ def _advance_sequence(session: Session, server_id: int) -> None:
                              "(SELECT last_value FROM " + seq + ")))"), {"seq": seq, "id": server_id})
 
 
-def import_server(session: Session, backend: Backend, instance_name: str, *, user_id: str, client: RapiClient,
+def import_server(session: Session, backend: Backend, instance_name: str, *, prefix: str, user_id: str,
+                  client: RapiClient,
                   flavor_id: int | None = None, image_id: int | None = None, name: str | None = None,
                   by: str = "admin") -> tuple[Server, Operation]:
     """Adopt an instance the database does not know, as snf-manage server-import does.
@@ -138,7 +138,6 @@ def import_server(session: Session, backend: Backend, instance_name: str, *, use
     disks (or the one given, checked); the image the one whose location is the instance's
     osparams img_id (or the one given). Recorded as a finished `import` operation.
     """
-    prefix = get_settings().backend_prefix_id
     server_id = server_id_of(instance_name, prefix)
     if server_id is None:
         next_id = (session.scalar(select(Server.id).order_by(Server.id.desc()).limit(1)) or 0) + 1
@@ -161,7 +160,7 @@ def import_server(session: Session, backend: Backend, instance_name: str, *, use
     flavor = _flavor_for(session, inst, flavor_id)
     image = _image_for(session, inst, image_id)
     server = Server(id=server_id, user_id=user_id, name=name or instance_name, flavor=flavor, image=image,
-                    backend_id=backend.id, operstate=instance_operstate(inst), nics=_instance_nics(inst),
+                    backend_id=backend.id, operstate=instance_operstate(inst), nics=instance_nics(inst),
                     build_percentage=100, backend_log_msg=f"imported from {backend.clustername}")
     try:
         with session.begin_nested():

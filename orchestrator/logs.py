@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging.config
 
-from .settings import get_settings
-
 
 def logger_levels(value: str) -> dict[str, dict[str, str]]:
     """LOG_LEVELS, like Synnefo's LOGGING_SETUP: ``orchestrator.steps=DEBUG,urllib3=INFO``."""
@@ -16,10 +14,8 @@ def logger_levels(value: str) -> dict[str, dict[str, str]]:
     return levels
 
 
-def setup_logging() -> None:
-    import os
-
-    level = get_settings().log_level
+def setup_logging(level: str, levels: str) -> None:
+    """`level` for every logger of ours (LOG_LEVEL), `levels` per logger (LOG_LEVELS)."""
     logging.config.dictConfig(
         {
             "version": 1,
@@ -32,7 +28,7 @@ def setup_logging() -> None:
                 "orchestrator": {"level": level},
                 "api": {"level": level},
                 "urllib3": {"level": "WARNING"},
-                **logger_levels(os.environ.get("LOG_LEVELS", "")),
+                **logger_levels(levels),
             },
             "root": {"level": level, "handlers": ["console"]},
         }

@@ -6,6 +6,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -13,14 +14,32 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database, in and out: SQLite keeps no zone, so what is
+    written is converted to UTC and what is read back is marked UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Timestamped:
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        UtcDateTime(), default=utcnow, onupdate=utcnow
     )
 
 
@@ -51,7 +70,7 @@ class Backend(Timestamped, Base):
     dfree: Mapped[int] = mapped_column(BigInteger, default=0)
     ctotal: Mapped[int] = mapped_column(Integer, default=0)
     pinst_cnt: Mapped[int] = mapped_column(Integer, default=0)
-    stats_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stats_updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     @property
     def base_url(self) -> str:
@@ -115,7 +134,7 @@ class Server(Timestamped, Base):
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Staggered reconciliation checks the least recently checked servers first.
-    last_reconciled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_reconciled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     flavor: Mapped[Flavor] = relationship(lazy="joined")
     image: Mapped[Image] = relationship(lazy="joined")
@@ -123,6 +142,13 @@ class Server(Timestamped, Base):
 
     def instance_name(self, prefix: str) -> str:
         return f"{prefix}{self.id}"
+
+    @staticmethod
+    def id_of_instance(name: object, prefix: str) -> int | None:
+        """The server id an instance name `<prefix><id>` stands for; None for any other name."""
+        if not isinstance(name, str) or not name.startswith(prefix) or not name[len(prefix):].isdigit():
+            return None
+        return int(name[len(prefix):])
 
 
 class OpStatus(str, enum.Enum):
@@ -172,12 +198,12 @@ class Operation(Timestamped, Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set just before a RAPI write is sent: on replay it means "look before submitting again".
-    submit_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submit_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # Touched by every step run, polls included: recovery re-drives operations it stops moving.
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # How often recovery re-drove it: each re-drive doubles the wait before the next one.
     redrives: Mapped[int] = mapped_column(Integer, default=0)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     server: Mapped[Server | None] = relationship(lazy="joined")
 
@@ -196,7 +222,7 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ReconciliationRun(Base):
@@ -205,8 +231,8 @@ class ReconciliationRun(Base):
     __tablename__ = "reconciliation_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     trigger: Mapped[str] = mapped_column(String(16), default="beat")
     fixes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     backends_checked: Mapped[list[Any]] = mapped_column(JSON, default=list)

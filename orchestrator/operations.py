@@ -76,8 +76,6 @@ def stalled(session: Session, older_than_s: float, now: dt.datetime | None = Non
     result = []
     for op in ops:
         seen = op.heartbeat_at or op.updated_at or op.created_at
-        if seen.tzinfo is None:
-            seen = seen.replace(tzinfo=dt.timezone.utc)
         wait = older_than_s * 2 ** min(op.redrives or 0, MAX_BACKOFF_DOUBLINGS)
         if seen < now - dt.timedelta(seconds=wait):
             result.append(op)

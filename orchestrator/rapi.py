@@ -34,9 +34,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from .ganeti import FINAL_JOB_STATUSES
+
 log = logging.getLogger(__name__)
 
-JOB_FINAL_STATUSES = frozenset({"success", "error", "canceled"})
 JOB_PENDING_STATUSES = frozenset({"queued", "waiting", "running", "canceling"})
 
 # How long ganeti-rapi holds /2/jobs/[id]/wait before answering "no change" (rlib2's
@@ -468,7 +469,7 @@ class RapiClient:
         deadline = time.monotonic() + timeout
         info, serial = None, None
         while True:
-            if info is not None and info[0] in JOB_FINAL_STATUSES:
+            if info is not None and info[0] in FINAL_JOB_STATUSES:
                 job = self.job(job_id)
                 if job.get("status") == "success":
                     return job

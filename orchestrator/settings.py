@@ -1,16 +1,21 @@
 """Settings from environment variables, with defaults that run on one machine.
 
-Every process (API, worker, beat, CLI) reads the same variables, so one `.env`
-describes a deployment. `.env.example` lists them all.
+Every process (API, worker, beat, CLI) builds one `Settings` from its environment when it
+starts (`Settings.from_env()`, in its entry point) and passes it down; nothing reads the
+environment at import time. Each default is written once: on the dataclass field below.
+`.env.example` lists the variables.
 """
 from __future__ import annotations
 
-import functools
+import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEV_ADMIN_TOKEN = "dev-admin-token"
+FIX_KINDS = ("stale", "orphan", "state", "flavor", "nics", "build")
 
 
 def _bool(value: str) -> bool:
@@ -26,9 +31,6 @@ def _per_user(value: str) -> dict[str, int]:
             raise ValueError(f"BACKEND_PER_USER: expected user=backend_id, got {item!r}")
         pins[user.strip()] = int(backend)
     return pins
-
-
-FIX_KINDS = ("stale", "orphan", "state", "flavor", "nics", "build")
 
 
 def _fixes(value: str) -> frozenset[str]:
@@ -49,76 +51,76 @@ def _queue_type(value: str) -> str:
     return value
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """A comma list of names (e.g. SCHEDULER_FILTERS)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _env(name: str, parse: Callable[[str], Any] = str) -> dict[str, Any]:
+    """Field metadata: the variable a field is read from, and how its text is parsed."""
+    return {"env": name, "parse": parse}
+
+
 @dataclass(frozen=True)
 class Settings:
-    var_dir: Path
-    database_url: str
-    broker_url: str
-    result_backend: str
-    redis_url: str
-    backend_prefix_id: str = "snf-"
-    backend_refresh_min: float = 5.0
-    reconciliation_min: float = 30.0
-    reconciliation_interval_min: float = 1.0
-    reconciliation_fixes: frozenset[str] = frozenset()
-    backend_per_user: dict[str, int] = field(default_factory=dict)
-    admin_token: str = DEV_ADMIN_TOKEN
-    poll_interval_s: float = 1.0
-    operation_stall_s: float = 300.0
-    rabbitmq_queue_type: str = "quorum"
-    worker_max_memory_mib: int = 256
-    vm_config_ttl_s: int = 3600
-    public_api_url: str = "http://127.0.0.1:8000"
-    rapi_timeout_s: float = 10.0
-    rapi_max_attempts: int = 6
-    rapi_backoff_s: float = 1.0
-    rapi_verify_tls: bool = True
-    rapi_ca_file: str | None = None
-    log_level: str = "INFO"
+    # The four locations; from_env derives their defaults from ORCHESTRATOR_VAR_DIR and REDIS_PORT.
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    broker_url: str = ""
+    result_backend: str = ""
+    redis_url: str = ""
+    backend_prefix_id: str = field(default="snf-", metadata=_env("BACKEND_PREFIX_ID"))
+    backend_refresh_min: float = field(default=5.0, metadata=_env("BACKEND_REFRESH_MIN", float))
+    reconciliation_min: float = field(default=30.0, metadata=_env("RECONCILIATION_MIN", float))
+    reconciliation_interval_min: float = field(default=1.0, metadata=_env("RECONCILIATION_INTERVAL_MIN", float))
+    reconciliation_fixes: frozenset[str] = field(default=frozenset(), metadata=_env("RECONCILIATION_FIXES", _fixes))
+    backend_per_user: dict[str, int] = field(default_factory=dict, metadata=_env("BACKEND_PER_USER", _per_user))
+    # The allocator's filters and weighers (dotted names or names in orchestrator.scheduler);
+    # empty means the default lists.
+    scheduler_filters: tuple[str, ...] = field(default=(), metadata=_env("SCHEDULER_FILTERS", _names))
+    scheduler_weighers: tuple[str, ...] = field(default=(), metadata=_env("SCHEDULER_WEIGHERS", _names))
+    admin_token: str = field(default=DEV_ADMIN_TOKEN, metadata=_env("ORCHESTRATOR_ADMIN_TOKEN"))
+    poll_interval_s: float = field(default=1.0, metadata=_env("POLL_INTERVAL_S", float))
+    operation_stall_s: float = field(default=300.0, metadata=_env("OPERATION_STALL_S", float))
+    rabbitmq_queue_type: str = field(default="quorum", metadata=_env("RABBITMQ_QUEUE_TYPE", _queue_type))
+    worker_max_memory_mib: int = field(default=256, metadata=_env("WORKER_MAX_MEMORY_MIB", int))
+    vm_config_ttl_s: int = field(default=3600, metadata=_env("VM_CONFIG_TTL_S", int))
+    public_api_url: str = ""  # from_env: PUBLIC_API_URL, else http://127.0.0.1:<API_PORT>
+    rapi_timeout_s: float = field(default=10.0, metadata=_env("RAPI_TIMEOUT_S", float))
+    rapi_max_attempts: int = field(default=6, metadata=_env("RAPI_MAX_ATTEMPTS", int))
+    rapi_backoff_s: float = field(default=1.0, metadata=_env("RAPI_BACKOFF_S", float))
+    rapi_verify_tls: bool = field(default=True, metadata=_env("RAPI_VERIFY_TLS", _bool))
+    rapi_ca_file: str | None = field(default=None, metadata=_env("RAPI_CA_FILE", lambda v: v or None))
+    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", str.upper))
+    log_levels: str = field(default="", metadata=_env("LOG_LEVELS"))
+    # Failure drills only: kill a worker at these named instants (orchestrator.crashpoints).
+    crash_points: tuple[str, ...] = field(default=(), metadata=_env("ORCHESTRATOR_CRASH_POINTS", _names))
+    crash_dir: Path = field(default=Path("/tmp"), metadata=_env("ORCHESTRATOR_CRASH_DIR", Path))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """The settings a process starts with: its environment over the defaults above."""
         env = dict(os.environ if env is None else env)
-        var_dir = Path(env.get("ORCHESTRATOR_VAR_DIR", "var")).resolve()
-        redis_port = env.get("REDIS_PORT", "6379")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = f.metadata.get("env")
+            if name and env.get(name) not in (None, ""):
+                values[f.name] = f.metadata["parse"](env[name])
+        var_dir = Path(env.get("ORCHESTRATOR_VAR_DIR") or cls.var_dir).resolve()
+        redis = f"redis://127.0.0.1:{env.get('REDIS_PORT') or 6379}"
         return cls(
             var_dir=var_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'orchestrator.db'}",
-            broker_url=env.get("CELERY_BROKER_URL") or f"redis://127.0.0.1:{redis_port}/0",
-            result_backend=env.get("CELERY_RESULT_BACKEND") or f"redis://127.0.0.1:{redis_port}/1",
-            redis_url=env.get("REDIS_URL") or f"redis://127.0.0.1:{redis_port}/2",
-            backend_prefix_id=env.get("BACKEND_PREFIX_ID", "snf-"),
-            backend_refresh_min=float(env.get("BACKEND_REFRESH_MIN", "5")),
-            reconciliation_min=float(env.get("RECONCILIATION_MIN", "30")),
-            reconciliation_interval_min=float(env.get("RECONCILIATION_INTERVAL_MIN", "1")),
-            reconciliation_fixes=_fixes(env.get("RECONCILIATION_FIXES", "")),
-            backend_per_user=_per_user(env.get("BACKEND_PER_USER", "")),
-            admin_token=env.get("ORCHESTRATOR_ADMIN_TOKEN") or DEV_ADMIN_TOKEN,
-            poll_interval_s=float(env.get("POLL_INTERVAL_S", "1.0")),
-            operation_stall_s=float(env.get("OPERATION_STALL_S", "300")),
-            rabbitmq_queue_type=_queue_type(env.get("RABBITMQ_QUEUE_TYPE", "quorum")),
-            worker_max_memory_mib=int(env.get("WORKER_MAX_MEMORY_MIB", "256")),
-            vm_config_ttl_s=int(env.get("VM_CONFIG_TTL_S", "3600")),
-            public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT', '8000')}",
-            rapi_timeout_s=float(env.get("RAPI_TIMEOUT_S", "10")),
-            rapi_max_attempts=int(env.get("RAPI_MAX_ATTEMPTS", "6")),
-            rapi_backoff_s=float(env.get("RAPI_BACKOFF_S", "1.0")),
-            rapi_verify_tls=_bool(env.get("RAPI_VERIFY_TLS", "true")),
-            rapi_ca_file=env.get("RAPI_CA_FILE") or None,
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            broker_url=env.get("CELERY_BROKER_URL") or f"{redis}/0",
+            result_backend=env.get("CELERY_RESULT_BACKEND") or f"{redis}/1",
+            redis_url=env.get("REDIS_URL") or f"{redis}/2",
+            public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT') or 8000}",
+            **values,
         )
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
 
     @property
     def uses_dev_admin_token(self) -> bool:
         return self.admin_token == DEV_ADMIN_TOKEN
-
-
-@functools.lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings.from_env()
-
-
-def reload_settings() -> Settings:
-    """Re-read the environment (tests change it between stacks)."""
-    get_settings.cache_clear()
-    return get_settings()

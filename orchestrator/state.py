@@ -9,18 +9,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ganeti import FINAL_JOB_STATUSES, OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP
 from .models import OperState, Server
 
 log = logging.getLogger(__name__)
 
-OP_CREATE = "OP_INSTANCE_CREATE"
-OP_STARTUP = "OP_INSTANCE_STARTUP"
-OP_SHUTDOWN = "OP_INSTANCE_SHUTDOWN"
-OP_REBOOT = "OP_INSTANCE_REBOOT"
-OP_REMOVE = "OP_INSTANCE_REMOVE"
-OP_SET_PARAMS = "OP_INSTANCE_SET_PARAMS"
-
-FINAL_STATUSES = frozenset({"success", "error", "canceled"})
 
 # Operstate after a successful opcode; opcodes absent here leave it alone.
 SUCCESS_OPERSTATE = {
@@ -62,7 +55,7 @@ class JobReport:
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return self.status in FINAL_JOB_STATUSES
 
 
 def apply_job_report(server: Server, report: JobReport) -> bool:

@@ -6,34 +6,30 @@ Transient RAPI errors propagate so that the Celery task can retry with backoff.
 """
 from __future__ import annotations
 
-import json
 import logging
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import allocator, backends
-from .actions import ACTIONS, op_tag
+from .actions import ACTIONS
 from .crashpoints import crash_point
+from .ganeti import FINAL_JOB_STATUSES, carries_reason, ganeti_time, op_tag
 from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
-from .settings import get_settings
 from .state import JobReport, apply_job_report
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the process's context: settings and RAPI clients (orchestrator.services)
+    from .services.context import Context
 
-FINAL_JOB_STATUSES = ("success", "error", "canceled")
+log = logging.getLogger(__name__)
 
 
 class Poll(Enum):
     PENDING = "pending"
     DONE = "done"
-
-
-def reason(op: Operation) -> str:
-    """The reason trail entry every write carries, to trace a job back to its operation."""
-    return f"orchestrator:op:{op.id}"
 
 
 def _load(session: Session, op_id: int) -> Operation:
@@ -69,18 +65,18 @@ def fail(session: Session, op: Operation, message: str) -> None:
     log.warning("op=%s server=%s %s failed: %s", op.id, op.server_id, op.kind, message)
 
 
-def refresh_stale_backends(session: Session) -> None:
+def refresh_stale_backends(session: Session, ctx: Context) -> None:
     """Synnefo refreshes stats older than BACKEND_REFRESH_MIN before allocating."""
-    stale = [b for b in session.scalars(select(Backend)) if backends.stats_are_stale(b)]
-    for backend in stale:
-        backends.refresh_stats(session, backend, backends.cluster_client(backend))
+    refresh_min = ctx.settings.backend_refresh_min
+    for backend in [b for b in session.scalars(select(Backend)) if backends.stats_are_stale(b, refresh_min)]:
+        backends.refresh_stats(session, backend, ctx.cluster(backend))
     session.commit()
 
 
-def allocate(session: Session, op_id: int) -> None:
+def allocate(session: Session, op_id: int, ctx: Context) -> None:
     if not _at(_load(session, op_id), Step.ALLOCATE):
         return
-    refresh_stale_backends(session)
+    refresh_stale_backends(session, ctx)
     op = _load(session, op_id)
     if not _at(op, Step.ALLOCATE):
         return
@@ -89,11 +85,13 @@ def allocate(session: Session, op_id: int) -> None:
         op.step = Step.SUBMIT.value
         session.commit()
         return
-    pinned = op.params.get("backend_id") or get_settings().backend_per_user.get(op.user_id)
+    settings = ctx.settings
+    pinned = op.params.get("backend_id") or settings.backend_per_user.get(op.user_id)
     op.status = OpStatus.RUNNING.value
     try:
         backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned,
-                                     fresh=lambda b: not backends.stats_are_stale(b))
+                                     fresh=lambda b: not backends.stats_are_stale(b, settings.backend_refresh_min),
+                                     filters=settings.scheduler_filters, weighers=settings.scheduler_weighers)
     except allocator.NoBackendAvailable as exc:
         fail(session, op, f"no backend has room for this server: {exc}")
         session.commit()
@@ -102,14 +100,9 @@ def allocate(session: Session, op_id: int) -> None:
     op.backend_id = backend.id
     op.step = Step.SUBMIT.value
     op.attempts = 0
-    crash_point("allocate.before_commit", op.id)
+    crash_point(settings, "allocate.before_commit", op.id)
     session.commit()
     log.info("op=%s server=%s allocated backend=%s", op.id, server.id, backend.id)
-
-
-def _carries_reason(job: dict, text: str) -> bool:
-    quoted = json.dumps(text)  # exact entry: "orchestrator:op:1" must not match op 12
-    return any(quoted in json.dumps(op.get("reason", [])) for op in job.get("ops") or [])
 
 
 def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int | None, bool]:
@@ -118,7 +111,7 @@ def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int 
     Looks for a job carrying the operation's reason (one bulk call); for a create whose
     job is gone from the queue, the instance tagged with the operation id proves it ran.
     """
-    mine = [int(j["id"]) for j in client.jobs() if _carries_reason(j, reason(op))]
+    mine = [int(j["id"]) for j in client.jobs() if carries_reason(j, op_tag(op.id))]
     if mine:
         return max(mine), True
     if op.kind == "create":
@@ -126,18 +119,18 @@ def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int 
             found = client.instance(instance)
         except RapiNotFound:
             return None, False
-        if op_tag(op) in (found.get("tags") or []):
+        if op_tag(op.id) in (found.get("tags") or []):
             return None, True
     return None, False
 
 
-def submit(session: Session, op_id: int) -> None:
+def submit(session: Session, op_id: int, ctx: Context) -> None:
     op = _load(session, op_id)
     if not _at(op, Step.SUBMIT):
         return
     server, action = op.server, ACTIONS[op.kind]
-    client = backends.cluster_client(server.backend)
-    name = server.instance_name(get_settings().backend_prefix_id)
+    client = ctx.cluster(server.backend)
+    name = server.instance_name(ctx.settings.backend_prefix_id)
     op.status = OpStatus.RUNNING.value
     if op.submit_started_at is not None:
         job_id, exists = find_own_job(client, op, name)
@@ -148,14 +141,14 @@ def submit(session: Session, op_id: int) -> None:
     op.submit_started_at = utcnow()
     session.commit()  # the marker is durable before the write is sent
     try:
-        job_id = action.submit(client, op, server, name, reason(op))
+        job_id = action.submit(client, op, server, name, op_tag(op.id))
     except RapiUnavailable:
         raise
     except RapiError as exc:
         fail(session, op, f"the cluster refused the {op.kind}: {exc.message}")
         session.commit()
         return
-    crash_point("submit.after_write", op_id)
+    crash_point(ctx.settings, "submit.after_write", op_id)
     op = _load(session, op_id)  # it may have been superseded while the write was in flight
     if op.is_finished:
         op.job_id = job_id
@@ -179,21 +172,14 @@ def _record_submitted(session: Session, op: Operation, job_id: int | None, opcod
     session.commit()
 
 
-def _ts(value) -> float:
-    """Ganeti's [seconds, microseconds] as a float."""
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return value[0] + value[1] / 1e6
-    return float(value or 0)
-
-
-def poll(session: Session, op_id: int) -> Poll:
+def poll(session: Session, op_id: int, ctx: Context) -> Poll:
     """Read the job once; apply a final result to the server and hand over to finalize."""
     op = session.get(Operation, op_id, populate_existing=True)  # no row lock during the HTTP call
     if op is None or not _at(op, Step.POLL):
         return Poll.DONE
     job_id, backend = op.job_id, op.server.backend
     try:
-        job = backends.cluster_client(backend).job(job_id)
+        job = ctx.cluster(backend).job(job_id)
     except RapiUnavailable:
         raise
     except RapiError as exc:
@@ -219,11 +205,11 @@ def poll(session: Session, op_id: int) -> Poll:
         job_id=op.job_id,
         opcode=action.opcode,
         status=status,
-        timestamp=_ts(job.get("end_ts")),
+        timestamp=ganeti_time(job.get("end_ts")) or 0.0,
         log_msg=error.message if error else None,
         ecode=error.ecode if isinstance(error, JobFailed) else None,
     ))
-    crash_point("poll.before_commit", op.id)
+    crash_point(ctx.settings, "poll.before_commit", op.id)
     session.commit()
     return Poll.DONE
 
@@ -250,7 +236,7 @@ def close_finalized(op: Operation) -> None:
     _close(op, OpStatus.SUCCEEDED if op.job_status == "success" or gone else OpStatus.FAILED)
 
 
-def finalize(session: Session, op_id: int) -> None:
+def finalize(session: Session, op_id: int, ctx: Context) -> None:
     op = _load(session, op_id)
     if not _at(op, Step.FINALIZE):
         return
@@ -258,7 +244,7 @@ def finalize(session: Session, op_id: int) -> None:
     # sees an ACTIVE server whose create is still in flight.
     apply_job_report(op.server, final_report(op))
     close_finalized(op)
-    crash_point("finalize.before_commit", op.id)
+    crash_point(ctx.settings, "finalize.before_commit", op.id)
     session.commit()
     log.info("op=%s server=%s %s finished %s", op.id, op.server_id, op.kind, op.status)
 
@@ -281,22 +267,16 @@ def give_up(session: Session, op_id: int, message: str, task_id: str | None = No
         session.commit()
 
 
-def reopen_if_rerun(session: Session, op_id: int, step: str, task_id: str | None) -> bool:
-    """True when this task is an operator's re-run of the task that failed the operation:
-    same step, another task id. The operation is then reopened at that step."""
-    from .errors import Conflict
+def rerun_reopens(session: Session, op_id: int, step: str, task_id: str | None) -> Operation | None:
+    """The operation, reopened (flushed), when this task is an operator's re-run of the task
+    that failed it: same step, another task id; otherwise None. Conflict when it cannot be."""
     from .operations import reopen
 
     op = session.get(Operation, op_id)
     failed = (op.params or {}).get("failed_task") if op is not None else None
     if not failed or op.status != OpStatus.FAILED.value or failed.get("step") != step or failed.get("id") == task_id:
-        return False
-    try:
-        reopen(session, _load(session, op_id))
-    except Conflict as exc:
-        log.warning("op=%s re-run not resumed: %s", op_id, exc.message)
-        session.rollback()
-        return False
+        return None
+    op = reopen(session, _load(session, op_id))
     op.params = {k: v for k, v in op.params.items() if k != "failed_task"}
-    session.commit()
-    return True
+    session.flush()
+    return op

@@ -93,13 +93,13 @@ class Worker:
     queues: str = QUEUES
     name: str = "worker"
     proc: subprocess.Popen | None = None
+    app: object = None  # the Celery app that pings it: one on the worker's broker, built from env if None
 
     def start(self, timeout: float = 30.0) -> "Worker":
-        from orchestrator.celery_app import app
-
+        app = self.app = self.app or celery_for(self.env)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "worker",
+            [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "worker",
              "-Q", self.queues, "-c", str(self.concurrency), "-E", "--loglevel=INFO",
              "--without-gossip", "--without-mingle", "-n", f"{self.name}-{os.getpid()}@%h"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -151,6 +151,12 @@ class Stack:
     tmp: Path
     admin_headers: dict[str, str] = field(default_factory=dict)
     broker: object = None  # the RedisServer or RabbitServer carrying the tasks
+    celery: object = None  # this process's Celery app for the stack (sends tasks, reads results)
+
+    @property
+    def ctx(self):
+        """The services' context of this process (orchestrator.services.context.Context)."""
+        return self.celery.context
 
     @property
     def client(self):
@@ -180,7 +186,7 @@ class Stack:
         return response.status_code, response.json
 
 
-def _stack_env(db_url: str, redis_server, tmp: Path) -> dict[str, str]:
+def stack_env(db_url: str, redis_server, tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=db_url,
@@ -199,8 +205,9 @@ def _stack_env(db_url: str, redis_server, tmp: Path) -> dict[str, str]:
     return env
 
 
-def _use_env(env: dict[str, str], redis_server) -> None:
-    """Point this process (the API under test, the task producer) at the stack.
+def use_env(env: dict[str, str], redis_server):
+    """The Celery app (and services' context) of this process for a stack, and the stack's
+    environment for what reads it itself (the CLI under click's runner).
 
     Only one stack lives at a time (pytest finalizes a parametrized session fixture before
     the next parameter), and every stack starts on an empty Redis: messages a previous
@@ -208,25 +215,24 @@ def _use_env(env: dict[str, str], redis_server) -> None:
     """
     import redis
 
-    from orchestrator.settings import reload_settings
-
     redis.Redis.from_url(redis_server.url(0)).flushall()
     os.environ.update(env)
-    point_app(reload_settings())
+    return celery_for(env)
 
 
-def point_app(settings) -> None:
-    """Move this process's Celery app to the broker and result backend of `settings`: their
-    options and queue declarations, and none of the connections, control mailbox or result
-    backend (a Redis that may be gone) cached for the previous ones."""
-    from orchestrator.broker import celery_settings
-    from orchestrator.celery_app import app
+def celery_for(env: dict[str, str], **changes):
+    """A Celery app of our own for the settings of `env` (with `changes`): each stack, or a
+    test on a broker of its own, builds one, and nothing of Celery's state is shared."""
+    from orchestrator.celery_app import create_celery
+    from orchestrator.settings import Settings
 
-    app.conf.update(celery_settings(settings))
-    app.close()
-    app.__dict__.pop("control", None)
-    app.__dict__.pop("amqp", None)
-    app._local.__dict__.pop("backend", None)
+    return create_celery(Settings.from_env(env).replace(**changes), set_as_current=False)
+
+
+def context_for(db_url: str, **changes):
+    """The services' context of a process on `db_url` (with settings `changes`), for domain
+    tests that run a step or a use case in this process (nothing is published)."""
+    return celery_for({"DATABASE_URL": db_url}, **changes).context
 
 
 # sqlite and postgresql run on the Redis broker; rabbitmq is PostgreSQL on RabbitMQ.
@@ -257,12 +263,12 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
     sim = SimFleet(clusters=2, base_port=0, host="127.0.0.1", job_duration=0.3, user="rapi", password="rapi-secret",
                    node_cpus=128)
     sim.start()
-    env = _stack_env(db_url, redis_server, tmp)
+    env = stack_env(db_url, redis_server, tmp)
     if rabbit is not None:
         env["CELERY_BROKER_URL"] = rabbit.url()
     env.update(SIM_CLUSTERS=str(len(sim.clusters)), SIM_HOST="127.0.0.1", SIM_RAPI_USER="rapi",
                SIM_RAPI_PASSWORD="rapi-secret", SIM_SCHEME="http")
-    _use_env(env, redis_server)
+    celery = use_env(env, redis_server)
     migrate.upgrade(db_url)
     with session_scope(db_url) as session:
         demo.seed(session, env={**env, "SIM_BASE_PORT": str(sim.clusters[0].port)})
@@ -272,15 +278,15 @@ def stack(request, tmp_path_factory, redis_server) -> Iterator[Stack]:
         session.commit()
 
     try:
-        worker = Worker(env, tmp / "worker.log").start()
+        worker = Worker(env, tmp / "worker.log", app=celery).start()
     except BaseException:
         sim.stop()
         raise
-    app = create_app()
+    app = create_app(celery.context.settings, celery.context)
     app.config["TESTING"] = True
     try:
         yield Stack(kind, db_url, env, sim, app, worker, tmp, {"Authorization": "Bearer test-admin-token"},
-                    broker=rabbit or redis_server)
+                    broker=rabbit or redis_server, celery=celery)
     finally:
         worker.stop()
         sim.stop()

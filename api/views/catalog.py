@@ -5,9 +5,9 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from orchestrator import catalog
+from orchestrator.services import backends, catalog
 
-from ..auth import admin_only, principal, require_admin, require_principal
+from ..auth import admin_only, context, principal, require_principal
 from ..errors import documents
 from ..schemas import (BackendCreateSchema, BackendModifySchema, BackendQuerySchema, BackendSchema,
                        FlavorCreateSchema, FlavorModifySchema, FlavorProductSchema, FlavorQuerySchema, FlavorSchema,
@@ -30,7 +30,7 @@ class Backends(MethodView):
     @documents(backends_blp, 401, 403, 422)
     def get(self, query):
         """List backends with their capacity (credentials are never returned)."""
-        return catalog.list_backends(g.db, **query)
+        return backends.list_backends(context(), g.db, **query)
 
     @backends_blp.arguments(BackendCreateSchema)
     @backends_blp.response(201, BackendSchema)
@@ -40,9 +40,7 @@ class Backends(MethodView):
 
         A cluster that does not answer or rejects the credentials is a 422 saying which.
         """
-        backend = catalog.add_backend(g.db, **data)
-        g.db.commit()
-        return backend
+        return backends.add(context(), g.db, **data)
 
 
 @backends_blp.route("/<int:backend_id>")
@@ -51,7 +49,7 @@ class BackendById(MethodView):
     @backends_blp.response(200, BackendSchema)
     @documents(backends_blp, 401, 403, 404)
     def get(self, backend_id: int):
-        return catalog.get_backend(g.db, backend_id)
+        return backends.get(context(), g.db, backend_id)
 
     @backends_blp.arguments(BackendModifySchema)
     @backends_blp.response(200, BackendSchema)
@@ -59,16 +57,13 @@ class BackendById(MethodView):
     def patch(self, data, backend_id: int):
         """Drain, set offline, rename, restrict disk templates, or change the connection and
         credentials (checked by one /2/info call before they are saved)."""
-        backend = catalog.modify_backend(g.db, catalog.get_backend(g.db, backend_id), **data)
-        g.db.commit()
-        return backend
+        return backends.modify(context(), g.db, backend_id, **data)
 
     @backends_blp.response(204)
     @documents(backends_blp, 401, 403, 404, 409)
     def delete(self, backend_id: int):
         """Remove a backend; 409 while servers that are not deleted live on it."""
-        catalog.remove_backend(g.db, catalog.get_backend(g.db, backend_id))
-        g.db.commit()
+        backends.remove(context(), g.db, backend_id)
 
 
 # -- flavors ------------------------------------------------------------------
@@ -80,16 +75,14 @@ class Flavors(MethodView):
     @documents(flavors_blp, 401, 422)
     def get(self, query):
         """Flavors that can be chosen (`deleted=true`: the deleted ones)."""
-        return catalog.list_flavors(g.db, **query)
+        return catalog.list_flavors(context(), g.db, **query)
 
     @flavors_blp.arguments(FlavorCreateSchema)
     @flavors_blp.response(201, FlavorSchema)
     @documents(flavors_blp, 400, 401, 403, 409, 422)
     def post(self, data):
         """Create one flavor (admin)."""
-        require_admin()
-        flavor, = catalog.create_flavors(g.db, **data)
-        g.db.commit()
+        flavor, = catalog.create_flavors(context(), g.db, principal(), **data)
         return flavor
 
 
@@ -101,11 +94,8 @@ class FlavorProduct(MethodView):
     def post(self, data):
         """Create the cartesian product of lists of CPUs, RAM, disk and disk templates (admin),
         as snf-manage flavor-create does; all or nothing."""
-        require_admin()
-        flavors = catalog.create_flavors(g.db, cpu=data["cpus"], ram=data["rams"], disk=data["disks"],
-                                         disk_template=data["disk_templates"])
-        g.db.commit()
-        return flavors
+        return catalog.create_flavors(context(), g.db, principal(), cpu=data["cpus"], ram=data["rams"],
+                                      disk=data["disks"], disk_template=data["disk_templates"])
 
 
 @flavors_blp.route("/<int:flavor_id>")
@@ -115,25 +105,20 @@ class FlavorById(MethodView):
     @documents(flavors_blp, 401, 404)
     def get(self, flavor_id: int):
         """One flavor; deleted ones too, since servers keep them."""
-        return catalog.get_flavor(g.db, flavor_id)
+        return catalog.get_flavor(context(), g.db, flavor_id)
 
     @flavors_blp.arguments(FlavorModifySchema)
     @flavors_blp.response(200, FlavorSchema)
     @documents(flavors_blp, 400, 401, 403, 404, 422)
     def patch(self, data, flavor_id: int):
         """Delete or restore a flavor (admin)."""
-        require_admin()
-        flavor = catalog.set_flavor_deleted(g.db, catalog.get_flavor(g.db, flavor_id), data["deleted"])
-        g.db.commit()
-        return flavor
+        return catalog.set_flavor_deleted(context(), g.db, principal(), flavor_id, data["deleted"])
 
     @flavors_blp.response(204)
     @documents(flavors_blp, 401, 403, 404)
     def delete(self, flavor_id: int):
         """Soft delete (admin): existing servers keep the flavor; it cannot be chosen any more."""
-        require_admin()
-        catalog.set_flavor_deleted(g.db, catalog.get_flavor(g.db, flavor_id), True)
-        g.db.commit()
+        catalog.set_flavor_deleted(context(), g.db, principal(), flavor_id, True)
 
 
 # -- images -------------------------------------------------------------------
@@ -144,18 +129,14 @@ class Images(MethodView):
     @documents(images_blp, 401)
     def get(self):
         """Public images and the caller's own (every image for an administrator)."""
-        who = principal()
-        return catalog.list_images(g.db, user_id=who.user_id, admin=who.admin)
+        return catalog.list_images(context(), g.db, principal())
 
     @images_blp.arguments(ImageCreateSchema)
     @images_blp.response(201, ImageSchema)
     @documents(images_blp, 400, 401, 422)
     def post(self, data):
         """Register an image owned by the caller; only administrators publish."""
-        who = principal()
-        image = catalog.register_image(g.db, owner=who.user_id, admin=who.admin, **data)
-        g.db.commit()
-        return image
+        return catalog.register_image(context(), g.db, principal(), **data)
 
 
 @images_blp.route("/<int:image_id>")
@@ -164,14 +145,10 @@ class ImageById(MethodView):
     @images_blp.response(200, ImageSchema)
     @documents(images_blp, 401, 404)
     def get(self, image_id: int):
-        who = principal()
-        return catalog.get_image(g.db, image_id, user_id=who.user_id, admin=who.admin)
+        return catalog.get_image(context(), g.db, principal(), image_id)
 
     @images_blp.response(204)
     @documents(images_blp, 401, 403, 404)
     def delete(self, image_id: int):
         """Unregister (the owner or an administrator); servers built from it keep running."""
-        who = principal()
-        image = catalog.get_image(g.db, image_id, user_id=who.user_id, admin=who.admin)
-        catalog.unregister_image(g.db, image, user_id=who.user_id, admin=who.admin)
-        g.db.commit()
+        catalog.unregister_image(context(), g.db, principal(), image_id)

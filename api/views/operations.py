@@ -1,14 +1,13 @@
 """Operations: what was asked, where it stands, and retrying what failed."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from orchestrator import operations, queries
-from orchestrator.tasks import ops
+from orchestrator.services import operations, servers
 
-from ..auth import principal, require_principal
+from ..auth import context, principal, require_principal
 from ..errors import documents
 from ..schemas import OperationQuerySchema, OperationSchema, VmConfigSchema
 
@@ -24,8 +23,7 @@ class Operations(MethodView):
     @documents(blp, 401, 422)
     def get(self, query):
         """Newest first; filter by status (e.g. FAILED), kind, server or user (administrators)."""
-        who = principal()
-        return queries.search_operations(g.db, user_id=who.user_id, admin=who.admin, **query)
+        return operations.list_operations(context(), g.db, principal(), **query)
 
 
 @blp.route("/<int:op_id>")
@@ -35,8 +33,7 @@ class OperationById(MethodView):
     @documents(blp, 401, 404)
     def get(self, op_id: int):
         """One operation: its step, attempts, Ganeti job and last error."""
-        who = principal()
-        return operations.get_operation(g.db, op_id, user_id=who.user_id, admin=who.admin)
+        return operations.get(context(), g.db, principal(), op_id)
 
 
 @blp.route("/<int:op_id>/retry")
@@ -45,12 +42,7 @@ class OperationRetry(MethodView):
     @documents(blp, 401, 404, 409)
     def post(self, op_id: int):
         """Resume a FAILED operation at the step that failed."""
-        who = principal()
-        op = operations.get_operation(g.db, op_id, user_id=who.user_id, admin=who.admin)
-        operations.reopen(g.db, op)
-        g.db.commit()
-        ops.enqueue(op.id)
-        return op
+        return operations.retry(context(), g.db, principal(), op_id)
 
 
 @config_blp.route("/<string:key>")
@@ -60,9 +52,4 @@ class VmConfig(MethodView):
     @documents(config_blp, 404)
     def get(self, key: str):
         """The VM's password and configuration, once; then 404. The key is the credential."""
-        from orchestrator.errors import NotFound
-
-        config = current_app.extensions["vmconfig"].pop(key) if key.isalnum() else None
-        if config is None:
-            raise NotFound("no such configuration, or it was already read")
-        return config
+        return servers.read_config(context(), key)

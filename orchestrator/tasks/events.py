@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from celery import shared_task
+
 from .. import events
-from ..celery_app import app
-from ..db import session_scope
+from ..wire import event_name
 from . import delays
 
 log = logging.getLogger(__name__)
@@ -28,59 +29,59 @@ NOT_YET_COUNTDOWN = 0.25
 COUNTS_KEY = "events:counts"
 
 
-def _count(kind: str, outcome: str) -> None:
+def _count(ctx, kind: str, outcome: str) -> None:
     """Outcome counts in Redis (events:counts), shown by operators' tools."""
     try:
-        from ..redis_client import get_redis
-
-        get_redis().hincrby(COUNTS_KEY, f"{kind}:{outcome}", 1)
+        ctx.redis.hincrby(COUNTS_KEY, f"{kind}:{outcome}", 1)
     except Exception:  # counting must never fail an event
         log.debug("could not count %s %s", kind, outcome)
 
 
 def _apply(task, kind: str, fn: Callable[..., str], event: Any) -> str:
-    name = events.event_name(kind, event)
+    name = event_name(kind, event)
     retries = task.request.retries or 0
+    ctx = task.app.context
+    settings = ctx.settings
     try:
-        with session_scope() as session:
+        with ctx.session() as session:
             if kind == "op_status":
-                outcome = fn(session, event, wait_for_chain=retries < NOT_YET_RETRIES)
+                outcome = fn(session, event, settings.backend_prefix_id, wait_for_chain=retries < NOT_YET_RETRIES)
             else:
-                outcome = fn(session, event)
+                outcome = fn(session, event, settings.backend_prefix_id)
     except events.InvalidEvent as exc:
         outcome = events.INVALID
         log.warning("event %s id=%s invalid, dropped: %s", kind, name, exc)
     except events.NotYet as exc:
         log.info("event %s id=%s waits for its operation: %s", kind, name, exc)
-        raise task.retry(countdown=delays.countdown(NOT_YET_COUNTDOWN), max_retries=None)
+        raise task.retry(countdown=delays.countdown(NOT_YET_COUNTDOWN, settings), max_retries=None)
     except (OperationalError, DBAPIError) as exc:
         if retries < DB_RETRIES:
             countdown = random.uniform(0.05, min(5.0, 0.2 * 2 ** retries))
             log.info("event %s id=%s database busy (%s), retry %s/%s in %.2fs", kind, name,
                      type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
                      retries + 1, DB_RETRIES, countdown)
-            raise task.retry(countdown=delays.countdown(countdown), max_retries=None)
+            raise task.retry(countdown=delays.countdown(countdown, settings), max_retries=None)
         outcome = "failed"
         log.error("event %s id=%s failed after %s attempts: %s", kind, name, retries + 1, exc)
     except Exception:
         outcome = "failed"  # a bug: say so, never loop on it
         log.exception("event %s id=%s failed", kind, name)
-    _count(kind, outcome)
+    _count(ctx, kind, outcome)
     instance = event.get("instance") if isinstance(event, dict) else None
     log.info("event %s id=%s instance=%s outcome=%s", kind, name, instance, outcome)
     return outcome
 
 
-@app.task(name="orchestrator.events.op_status", bind=True, ignore_result=True)
+@shared_task(name="orchestrator.events.op_status", bind=True, ignore_result=True)
 def op_status(self, event: dict[str, Any]) -> str:
     return _apply(self, "op_status", events.apply_op_status, event)
 
 
-@app.task(name="orchestrator.events.build_progress", bind=True, ignore_result=True)
+@shared_task(name="orchestrator.events.build_progress", bind=True, ignore_result=True)
 def build_progress(self, event: dict[str, Any]) -> str:
     return _apply(self, "build_progress", events.apply_build_progress, event)
 
 
-@app.task(name="orchestrator.events.nic_info", bind=True, ignore_result=True)
+@shared_task(name="orchestrator.events.nic_info", bind=True, ignore_result=True)
 def nic_info(self, event: dict[str, Any]) -> str:
     return _apply(self, "nic_info", events.apply_nic_info, event)

@@ -1,6 +1,7 @@
 """The operation chain: allocate_backend → submit_job → poll_job → finalize.
 
-Every task takes the operation id only; the operation row says where it stands.
+Every task takes the operation id only; the operation row says where it stands. Each task
+loads, runs one step (orchestrator.steps) with its app's context, and lets the step commit.
 """
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ import logging
 import random
 from collections.abc import Callable
 
-from celery import chain
+from celery import shared_task
 
 from .. import steps
-from ..celery_app import app
-from ..db import session_scope
 from ..rapi import RapiUnavailable
-from ..settings import get_settings
+from ..services import operations
 from . import delays
 
 log = logging.getLogger(__name__)
@@ -35,33 +34,32 @@ class _Rerun(Exception):
 
 def _run_step(task, step: Callable, op_id: int):
     """Run one step; on a transient RAPI error retry with backoff and jitter, up to a limit."""
-    with session_scope() as session:
-        if steps.reopen_if_rerun(session, op_id, step.__name__, task.request.id):
-            log.info("op=%s reopened by a re-run of %s; resuming its chain", op_id, task.name)
-            enqueue(op_id)
-            raise _Rerun()
+    ctx = task.app.context
+    if operations.resume_rerun(ctx, op_id, step.__name__, task.request.id):
+        log.info("op=%s reopened by a re-run of %s; its chain runs again", op_id, task.name)
+        raise _Rerun()
     try:
-        with session_scope() as session:
-            return step(session, op_id)
+        with ctx.session() as session:
+            return step(session, op_id, ctx)
     except RapiUnavailable as exc:
-        with session_scope() as session:
+        with ctx.session() as session:
             attempts = steps.note_transient_error(session, op_id, exc.message)
-        settings = get_settings()
+        settings = ctx.settings
         limit = settings.rapi_max_attempts
         if attempts >= limit:
             message = f"gave up after {attempts} attempts: {exc.message}"
-            with session_scope() as session:
+            with ctx.session() as session:
                 steps.give_up(session, op_id, message, task_id=task.request.id)
             raise OperationFailed(f"operation {op_id}: {message}") from None
         # Exponential backoff with full jitter, so retries against a sick cluster spread out.
         countdown = random.uniform(0, min(60.0, settings.rapi_backoff_s * 2 ** attempts))
         log.info("op=%s transient error, retry %s/%s in %ss: %s", op_id, attempts, limit, countdown, exc.message)
-        raise task.retry(countdown=delays.countdown(countdown), max_retries=None)
+        raise task.retry(countdown=delays.countdown(countdown, settings), max_retries=None)
 
 
 @contextlib.contextmanager
 def _rerun_ends_here():
-    """A re-run that reopened its operation has enqueued the whole chain; it stops here."""
+    """A re-run that reopened its operation has dispatched the whole chain; it stops here."""
     try:
         yield
     except _Rerun:
@@ -72,60 +70,46 @@ def _rerun_ends_here():
 # task's own limit", Celery's default of 3, so a 4th retry raised MaxRetriesExceededError
 # and left the operation in flight with no chain. The steps keep their own limits
 # (RAPI_MAX_ATTEMPTS for transient errors; none while a Ganeti job runs).
-@app.task(name="orchestrator.ops.allocate_backend", bind=True, max_retries=None)
+# The dispatcher publishes the steps with their results ignored (nobody reads them, and a
+# publisher then never waits on the result backend); a step that gave up is still stored as
+# FAILURE, which is what Flower's failed-task view and its re-run show.
+STEP = {"bind": True, "max_retries": None, "store_errors_even_if_ignored": True}
+
+
+@shared_task(name="orchestrator.ops.allocate_backend", **STEP)
 def allocate_backend(self, op_id: int) -> int:
     with _rerun_ends_here():
         _run_step(self, steps.allocate, op_id)
     return op_id
 
 
-@app.task(name="orchestrator.ops.submit_job", bind=True, max_retries=None)
+@shared_task(name="orchestrator.ops.submit_job", **STEP)
 def submit_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         _run_step(self, steps.submit, op_id)
     return op_id
 
 
-@app.task(name="orchestrator.ops.poll_job", bind=True, max_retries=None)
+@shared_task(name="orchestrator.ops.poll_job", **STEP)
 def poll_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
-            raise self.retry(countdown=delays.countdown(get_settings().poll_interval_s), max_retries=None)
+            settings = self.app.context.settings
+            raise self.retry(countdown=delays.countdown(settings.poll_interval_s, settings), max_retries=None)
     return op_id
 
 
-@app.task(name="orchestrator.ops.finalize", bind=True, max_retries=None)
+@shared_task(name="orchestrator.ops.finalize", **STEP)
 def finalize(self, op_id: int) -> int:
     with _rerun_ends_here():
         _run_step(self, steps.finalize, op_id)
     return op_id
 
 
-def operation_chain(op_id: int):
-    """The whole chain; steps already done return at once, so it resumes anywhere."""
-    return chain(
-        allocate_backend.si(op_id),
-        submit_job.si(op_id),
-        poll_job.si(op_id),
-        finalize.si(op_id),
-    )
-
-
-def enqueue(op_id: int) -> None:
-    operation_chain(op_id).apply_async()
-
-
-@app.task(name="orchestrator.ops.retry_operation")
-def retry_operation(op_id: int) -> int:
-    """Reopen a FAILED operation at its failed step and run its chain again.
-
-    Operators run it from the API, the CLI, or Flower (apply with the operation id).
-    """
-    from ..operations import reopen
-    from ..models import Operation
-
-    with session_scope() as session:
-        reopen(session, session.get(Operation, op_id))
-        session.commit()
-    enqueue(op_id)
+@shared_task(name="orchestrator.ops.retry_operation", bind=True)
+def retry_operation(self, op_id: int) -> int:
+    """Operators' retry from Flower (apply with the operation id): the API's and the CLI's use case."""
+    ctx = self.app.context
+    with ctx.session() as session:
+        operations.retry(ctx, session, op_id, user_id="", admin=True)
     return op_id

@@ -31,7 +31,7 @@ def flower(stack):
     env = {**stack.env, "FLOWER_BASIC_AUTH": ":".join(AUTH)}
     log = open(stack.tmp / "flower.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "flower", "--address=127.0.0.1",
+        [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "flower", "--address=127.0.0.1",
          f"--port={port}", f"--db={stack.tmp / 'flower.db'}", "--persistent=False"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from orchestrator.rapi import (JOB_FINAL_STATUSES, JobFailed, JobTimeout, RapiBadRequest, RapiNotFound,
+from orchestrator.ganeti import FINAL_JOB_STATUSES
+from orchestrator.rapi import (JobFailed, JobTimeout, RapiBadRequest, RapiNotFound,
                                RapiUnauthorized, job_error)
 
 from .conftest import J_FIELDS, J_FIELDS_BULK, READER, READER_PASSWORD, done, make_instance, spec, wait_status
@@ -82,7 +83,7 @@ def test_job_states_running_waiting_canceled_success(client, cluster):
     assert ok is False and message
     ok, message = client.cancel_job(waiter)
     assert ok is True and message
-    job = wait_status(client, waiter, JOB_FINAL_STATUSES)
+    job = wait_status(client, waiter, FINAL_JOB_STATUSES)
     assert job["status"] == "canceled" and job["opstatus"] == ["canceled"]
     assert job_error(job).status == "canceled"
     assert done(client, holder)["status"] == "success"
@@ -127,7 +128,7 @@ def test_wait_for_job_change_reports_changes_and_log(client):
             assert serial is None or entry[0] > serial
             serial = entry[0]
             entries.append(entry)
-        if info[0] in JOB_FINAL_STATUSES:
+        if info[0] in FINAL_JOB_STATUSES:
             break
     assert info == ["success", ["success"]]
     assert entries and all(_ts(e[1]) and e[2] == "message" and isinstance(e[3], str) for e in entries)

@@ -265,7 +265,7 @@ def descendants(pid: int) -> list[int]:
 
 def start_beat(env: dict[str, str], tmp: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "beat", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "beat", "--loglevel=INFO",
          "-s", str(tmp / "beat-schedule")],
         env=env, stdout=open(tmp / "beat.log", "wb"), stderr=subprocess.STDOUT,
     )

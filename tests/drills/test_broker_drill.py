@@ -40,7 +40,7 @@ def test_broker_restart_during_creates(stack, tmp_path):
     stack.worker.stop()
     worker = Worker(env, tmp_path / "worker.log", concurrency=4, name="broker-drill").start()
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "beat", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "beat", "--loglevel=INFO",
          "-s", str(tmp_path / "beat-schedule")],
         env=env, stdout=open(tmp_path / "beat.log", "wb"), stderr=subprocess.STDOUT,
     )

@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from orchestrator.celery_app import app
-from orchestrator.reconciliation import _instance_nics
+from orchestrator.reconciliation import instance_nics
 from tests.conftest import Worker, record_drill, wait_for
 from tests.drills.faults_helpers import (ACTION_MIX, RUNNING, DrillStack, act, active_servers, api_operation,
                                          cluster_instances, create, fault_stack, jobs_per_operation,  # noqa: F401
@@ -40,9 +39,9 @@ def _backends(stack) -> dict[int, dict]:
     return {b["id"]: b for b in response.json}
 
 
-def _refresh() -> dict[str, bool]:
+def _refresh(stack) -> dict[str, bool]:
     """The beat's refresh_backend_stats, run by the drill's worker."""
-    return app.send_task("orchestrator.periodic.refresh_backend_stats").get(timeout=120)
+    return stack.celery.send_task("orchestrator.periodic.refresh_backend_stats").get(timeout=120)
 
 
 def _report_nics(stack, server_ids: list[int]) -> None:
@@ -50,8 +49,8 @@ def _report_nics(stack, server_ids: list[int]) -> None:
     instances = cluster_instances(stack)
     for server_id in server_ids:
         (inst,) = instances[f"snf-{server_id}"]
-        app.send_task("orchestrator.events.nic_info", args=[{
-            "cluster": inst["cluster"], "instance": inst["name"], "nics": _instance_nics(inst),
+        stack.celery.send_task("orchestrator.events.nic_info", args=[{
+            "cluster": inst["cluster"], "instance": inst["name"], "nics": instance_nics(inst),
             "hook_path": "instance-start", "timestamp": time.time()}])
     wait_for(lambda: all(stack.server(sid)["nics"] for sid in server_ids), 60, interval=0.5,
              what="the NIC reports to be applied")
@@ -93,7 +92,7 @@ def test_cluster_down_then_back(fault_stack: DrillStack, tmp_path):
         def offline():
             nonlocal refreshes
             refreshes += 1
-            answered = _refresh()
+            answered = _refresh(stack)
             assert answered[cluster.name] is False, answered
             return _backends(stack)[down_id]["offline"]
 
@@ -118,7 +117,7 @@ def test_cluster_down_then_back(fault_stack: DrillStack, tmp_path):
         down_for = time.monotonic() - started
 
         cluster.up()
-        assert _refresh()[cluster.name] is True
+        assert _refresh(stack)[cluster.name] is True
         back = _backends(stack)[down_id]
         assert back["offline"] is False and back["offline_reason"] is None
         wait_ended(stack, list(actions), timeout=scaled(900, 240))

@@ -116,7 +116,7 @@ def test_whole_worker_killed_and_restarted_recovers_through_beat(drill_stack, tm
     stack = drill_stack
     env = {**stack.env, "OPERATION_STALL_S": "4"}
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "orchestrator.celery_app", "beat", "--loglevel=INFO", "-s", str(tmp_path / "beat-schedule")],
+        [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "beat", "--loglevel=INFO", "-s", str(tmp_path / "beat-schedule")],
         env=env, stdout=open(tmp_path / "beat.log", "wb"), stderr=subprocess.STDOUT,
     )
     started = time.monotonic()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Worker, _stack_env, _use_env, point_app, wait_for
+from tests.conftest import ROOT, Worker, stack_env, use_env, wait_for
 
 SENT_RE = re.compile(r" sent (\w+) id=(\S+) ")
 APPLIED_RE = re.compile(r" event (\w+) id=(\S+) instance=\S+ outcome=(\w+)")
@@ -90,6 +90,7 @@ class EventStack:
     app: object
     tmp: Path
     admin_headers: dict[str, str] = field(default_factory=lambda: {"Authorization": "Bearer test-admin-token"})
+    celery: object = None  # this process's Celery app for the stack
 
     @property
     def client(self):
@@ -128,14 +129,11 @@ class EventStack:
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
-    from orchestrator.settings import reload_settings
-
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    point_app(reload_settings())
 
 
 @pytest.fixture(scope="package")
@@ -151,7 +149,7 @@ def event_stack(tmp_path_factory) -> Iterator[EventStack]:
     tmp = tmp_path_factory.mktemp("events-stack")
     redis_server = RedisServer(tmp / "redis").start()
     db_url = f"sqlite:///{tmp / 'orchestrator.db'}"
-    env = _stack_env(db_url, redis_server, tmp)
+    env = stack_env(db_url, redis_server, tmp)
     env.update(
         # The chain polls once, then not for a minute: the agent's events end the create.
         POLL_INTERVAL_S="60",
@@ -161,7 +159,7 @@ def event_stack(tmp_path_factory) -> Iterator[EventStack]:
     saved = {key: os.environ.get(key) for key in env}
     stop: list = [redis_server.stop]
     try:
-        _use_env(env, redis_server)
+        celery = use_env(env, redis_server)
         stop.append(lambda: _restore_env(saved))
         hooks_dir = tmp / "hooks"
         install(hooks_dir, env["NODE_AGENT_SPOOL_DIR"], broker=env["CELERY_BROKER_URL"])
@@ -180,7 +178,7 @@ def event_stack(tmp_path_factory) -> Iterator[EventStack]:
             for backend, cluster in zip(session.query(Backend).order_by(Backend.id), sim.clusters):
                 backend.port = cluster.port
             session.commit()
-        worker = Worker(env, tmp / "worker.log").start()
+        worker = Worker(env, tmp / "worker.log", app=celery).start()
         stop.append(worker.stop)
         agents = []
         for cluster in sim.clusters:
@@ -188,9 +186,9 @@ def event_stack(tmp_path_factory) -> Iterator[EventStack]:
             agents.append(agent)
             stop.append(agent.stop)
             agent.start()
-        app = create_app()
+        app = create_app(celery.context.settings, celery.context)
         app.config["TESTING"] = True
-        yield EventStack(db_url, env, redis_server, sim, worker, agents, app, tmp)
+        yield EventStack(db_url, env, redis_server, sim, worker, agents, app, tmp, celery=celery)
     finally:
         for fn in reversed(stop):
             fn()

@@ -41,7 +41,7 @@ def apply(db_url, kind: str, event: dict, **kwargs) -> str:
     fn = {"op_status": events.apply_op_status, "build_progress": events.apply_build_progress,
           "nic_info": events.apply_nic_info}[kind]
     with session_scope(db_url) as session:
-        return fn(session, event, **kwargs)
+        return fn(session, event, "snf-", **kwargs)
 
 
 def row(db_url, server_id: int) -> Server:
@@ -149,8 +149,10 @@ def test_the_event_ends_the_operation_and_the_chain_then_finds_it_done(db_url, s
     op = _op(db_url, op_id)
     assert (op.status, op.step, op.job_status) == ("SUCCEEDED", "done", "success")
     assert row(db_url, server).operstate == OperState.STARTED.value
+    from tests.conftest import context_for
+
     with session_scope(db_url) as session:
-        steps.finalize(session, op_id)  # the chain's own step, late: nothing to do
+        steps.finalize(session, op_id, context_for(db_url))  # the chain's own step, late: nothing to do
     assert _op(db_url, op_id).finished_at == op.finished_at
 
 

@@ -201,7 +201,7 @@ def test_shuffled_duplicated_events_end_in_the_state_of_the_ordered_ones(event_s
     in_order = Counter()
     for kind, event in sorted(unique, key=lambda ke: ke[1]["timestamp"]):
         with session_scope(reference) as session:
-            in_order[apply[kind](session, event)] += 1
+            in_order[apply[kind](session, event, "snf-")] += 1
     assert set(in_order) <= {"applied", "duplicate"}, in_order  # in order, nothing is behind
 
     wait_for(lambda: sum(stack.counts().values()) - before >= len(messages), timeout=200, interval=0.5,

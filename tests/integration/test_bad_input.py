@@ -16,7 +16,7 @@ def _counts(stack) -> tuple[int, int]:
 
 def _queued(stack) -> int:
     """Messages waiting in the task queues, whichever the broker."""
-    from orchestrator.celery_app import app
+    app = stack.celery
 
     from amqp.exceptions import ChannelError
 

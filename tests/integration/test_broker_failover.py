@@ -3,7 +3,6 @@ the list down, the API and the worker use the next one and a create ends ACTIVE.
 from __future__ import annotations
 
 import socket
-from contextlib import contextmanager
 
 import pytest
 
@@ -22,19 +21,15 @@ def _dead_url(live: str) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-@contextmanager
-def _producer_broker(url: str):
-    """Point this process (the API under test) at `url`, and back afterwards."""
-    import dataclasses
+def _api_on(stack, broker_url: str):
+    """An API of its own (a test client) whose dispatcher publishes on `broker_url`."""
+    from api.app import create_app
+    from tests.conftest import celery_for
 
-    from orchestrator.settings import get_settings
-    from tests.conftest import point_app
-
-    point_app(dataclasses.replace(get_settings(), broker_url=url))
-    try:
-        yield
-    finally:
-        point_app(get_settings())
+    celery = celery_for(stack.env, broker_url=broker_url)
+    app = create_app(celery.context.settings, celery.context)
+    app.config["TESTING"] = True
+    return app.test_client()
 
 
 @pytest.mark.parametrize("stack", ["postgresql", "rabbitmq"], indirect=True)
@@ -43,15 +38,16 @@ def test_first_broker_down_the_next_in_the_list_carries_the_create(stack, tmp_pa
     failover = f"{_dead_url(live)};{live}"
     stack.worker.stop()
     try:
-        with _producer_broker(failover):
-            worker = Worker({**stack.env, "CELERY_BROKER_URL": failover}, tmp_path / "worker.log",
-                            name="failover").start(timeout=60)
-            try:
-                status, created = stack.create_server(name="failover")
-                assert status == 202, created
-                server = stack.wait_status(created["id"], {"ACTIVE", "ERROR"}, timeout=60)
-            finally:
-                worker.stop()
+        api = _api_on(stack, failover)
+        worker = Worker({**stack.env, "CELERY_BROKER_URL": failover}, tmp_path / "worker.log",
+                        name="failover").start(timeout=60)
+        try:
+            response = api.post("/api/v1/servers", json={"name": "failover", "flavor_id": 1, "image_id": 1},
+                                headers=stack.admin_headers)
+            assert response.status_code == 202, response.json
+            server = stack.wait_status(response.json["id"], {"ACTIVE", "ERROR"}, timeout=60)
+        finally:
+            worker.stop()
     finally:
         stack.worker.start()
     assert server["status"] == "ACTIVE", server

@@ -104,7 +104,7 @@ def test_transient_failures_below_the_limit_are_invisible(stack):
 
 
 def test_rerunning_the_failed_task_as_flower_does_resumes_the_operation(stack):
-    from orchestrator.celery_app import app
+    app = stack.celery
 
     server = stack.wait_status(stack.create_server(name="flower-rerun")[1]["id"], {"ACTIVE"})
     _set_faults(stack, http_error_rate=1.0, http_error_code=503)

@@ -30,12 +30,6 @@ def clean_faults(stack):
 
 
 @pytest.fixture
-def short_reconciliation_min(monkeypatch):
-    """RECONCILIATION_MIN of half a minute in this process (settings re-read), restored after."""
-    from orchestrator.settings import reload_settings
-
-    monkeypatch.setenv("RECONCILIATION_MIN", "0.5")
-    reload_settings()
-    yield 0.5
-    monkeypatch.undo()
-    reload_settings()
+def short_reconciliation_min():
+    """RECONCILIATION_MIN of half a minute, for a context of the test's own."""
+    return 0.5

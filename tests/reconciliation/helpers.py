@@ -77,11 +77,9 @@ def kinds_for(run: dict, server_ids) -> dict[int, list[str]]:
     return {sid: sorted(f["kind"] for f in fs) for sid, fs in findings_for(run, server_ids).items()}
 
 
-def run_task(fixes: list[str] | None, staggered: bool = False, backend_id: int | None = None) -> dict:
+def run_task(stack, fixes: list[str] | None, staggered: bool = False, backend_id: int | None = None) -> dict:
     """The beat's task, run by the stack's real worker."""
-    from orchestrator.celery_app import app
-
-    result = app.send_task("orchestrator.periodic.reconcile_servers",
+    result = stack.celery.send_task("orchestrator.periodic.reconcile_servers",
                            kwargs={"fixes": fixes, "staggered": staggered, "backend_id": backend_id})
     return result.get(timeout=60)
 
@@ -106,12 +104,12 @@ def set_columns(stack, server_id: int, **values: Any) -> None:
 
 def sync_nics(stack, server_ids) -> None:
     """Record each server's NICs as its cluster shows them (as the agent's hook would)."""
-    from orchestrator.reconciliation import _instance_nics
+    from orchestrator.reconciliation import instance_nics
     from tests.integration.helpers import instances_named
 
     for sid in server_ids:
         (inst,) = instances_named(stack, f"snf-{sid}")
-        set_columns(stack, sid, nics=_instance_nics(inst))
+        set_columns(stack, sid, nics=instance_nics(inst))
 
 
 class RequestLog:

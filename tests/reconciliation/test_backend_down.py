@@ -39,7 +39,7 @@ def _preferred_backend(stack) -> int:
 
 
 def test_offline_after_failures_skipped_then_online_again(stack, clean_faults):
-    from orchestrator.celery_app import app
+    app = stack.celery
 
     for backend_id in _backends(stack):
         assert _refresh_api(stack, backend_id)["offline"] is False
@@ -92,7 +92,7 @@ def test_an_operators_offline_is_not_lifted_by_an_answer(stack):
         row.offline, row.offline_reason = True, "maintenance: disks replaced"
         session.commit()
     try:
-        from orchestrator.celery_app import app
+        app = stack.celery
 
         # The beat leaves it alone; an operator's explicit refresh still reads it.
         answered = app.send_task("orchestrator.periodic.refresh_backend_stats").get(timeout=60)

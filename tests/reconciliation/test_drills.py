@@ -114,7 +114,7 @@ def test_every_fault_detected_left_alone_then_fixed(stack, clean_faults):
 
     # 2. Detect again through the beat's task: checking is not a change, the grace period
     #    does not start over, the same findings come back.
-    again = api_run(stack, run_task(fixes=[])["run"])
+    again = api_run(stack, run_task(stack, fixes=[])["run"])
     assert again["trigger"] == "beat" and kinds_for(again, expected) == expected
 
     # 3. Fix one kind only: only that kind is fixed.
@@ -128,7 +128,7 @@ def test_every_fault_detected_left_alone_then_fixed(stack, clean_faults):
     assert stack.server(ids["gone"])["status"] == "ACTIVE" and stack.server(ids["lostbuild"])["status"] == "BUILD"
 
     # 4. Fix everything (the beat's task with every switch on).
-    run = api_run(stack, run_task(fixes=list(FIX_KINDS))["run"])
+    run = api_run(stack, run_task(stack, fixes=list(FIX_KINDS))["run"])
     del expected[ids["crashed"]]
     assert kinds_for(run, expected) == expected
     fixes = {sid: fs[0] for sid, fs in findings_for(run, expected).items()}

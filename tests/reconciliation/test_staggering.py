@@ -10,9 +10,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from orchestrator import backends as backends_mod
 from orchestrator import reconciliation
-from orchestrator.models import Backend, Server
+from orchestrator.models import Server
+from orchestrator.services.context import Context
+from orchestrator.services.reconciliation import run as reconcile_now
 from tests.reconciliation.conftest import STACKS
 from tests.reconciliation.helpers import (adopt_instances, api_run, backend_ids, cluster_of, forget_servers,
                                           run_task)
@@ -48,6 +49,10 @@ def _live_counts(stack) -> dict[int, int]:
 
 def test_every_server_checked_within_reconciliation_min(stack, thousand, sim_log, short_reconciliation_min):
     runs = math.ceil(short_reconciliation_min / INTERVAL_MIN)
+    # The operator's "reconcile now" with this process's settings: RECONCILIATION_MIN of half a
+    # minute, one run a minute's share (INTERVAL_MIN).
+    ctx = Context(stack.ctx.settings.replace(reconciliation_min=short_reconciliation_min,
+                                             reconciliation_interval_min=INTERVAL_MIN), stack.ctx.dispatcher)
     assert runs == 5
     mine = [sid for ids in thousand.values() for sid in ids]
     counts = _live_counts(stack)  # every live server counts, the drills' own included
@@ -73,9 +78,7 @@ def test_every_server_checked_within_reconciliation_min(stack, thousand, sim_log
     for _ in range(runs):
         sim_log.clear()
         with stack.session() as session:
-            run = reconciliation.reconcile(
-                session, session.scalars(select(Backend).order_by(Backend.id)).all(), backends_mod.cluster_client,
-                reconciliation.Options(interval_min=INTERVAL_MIN), lock=reconciliation.redis_lock)
+            run = reconcile_now(ctx, session, fixes=frozenset(), staggered=True)
             run_id, checked = run.id, run.servers_checked
             now = run.started_at
             seen = set(session.scalars(select(Server.id).where(Server.last_reconciled_at == now)))
@@ -115,9 +118,7 @@ def test_every_server_checked_within_reconciliation_min(stack, thousand, sim_log
     # The next run starts the cycle over with the servers checked longest ago.
     sim_log.clear()
     with stack.session() as session:
-        run = reconciliation.reconcile(
-            session, session.scalars(select(Backend).order_by(Backend.id)).all(), backends_mod.cluster_client,
-            reconciliation.Options(interval_min=INTERVAL_MIN), lock=reconciliation.redis_lock)
+        run = reconcile_now(ctx, session, fixes=frozenset(), staggered=True)
         sixth = set(session.scalars(select(Server.id).where(Server.last_reconciled_at == run.started_at)))
     assert sixth <= seen_per_run[0] | seen_per_run[1]
     assert sim_log.bulk_instance_calls() == {c.name: 1 for c in stack.sim.clusters}
@@ -127,7 +128,7 @@ def test_beat_task_is_staggered_by_the_workers_settings(stack, thousand, sim_log
     """The beat's task in the real worker: RECONCILIATION_MIN 30 and an interval of 1 minute
     (the defaults) check a thirtieth of each backend per run, with one bulk call each."""
     counts = _live_counts(stack)
-    result = run_task(fixes=None, staggered=True)
+    result = run_task(stack, fixes=None, staggered=True)
     assert result["servers_checked"] == sum(math.ceil(n / 30) for n in counts.values())
     assert sim_log.bulk_instance_calls() == {c.name: 1 for c in stack.sim.clusters}
     assert api_run(stack, result["run"])["trigger"] == "beat"

@@ -7,9 +7,22 @@ from orchestrator.db import get_sessionmaker
 
 
 @pytest.fixture
-def session(tmp_path):
+def db_url(tmp_path) -> str:
     """A real, migrated SQLite database per test."""
     url = f"sqlite:///{tmp_path / 'unit.db'}"
     migrate.upgrade(url)
-    with get_sessionmaker(url)() as session:
+    return url
+
+
+@pytest.fixture
+def session(db_url):
+    with get_sessionmaker(db_url)() as session:
         yield session
+
+
+@pytest.fixture
+def context(db_url):
+    """This process's services context on that database (settings from their defaults)."""
+    from tests.conftest import context_for
+
+    return context_for(db_url)

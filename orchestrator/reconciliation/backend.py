@@ -1,156 +1,23 @@
-"""Server reconciliation: compare each backend's instances with the database, record
-every disagreement, and fix the kinds asked for.
-
-One bulk instances call per backend per run, whatever the number of servers (a BUILD
-server whose create looks stuck costs one extra job lookup). Fixes go through the state
-function as if Ganeti had reported the matching job, as Synnefo does.
-
-A backend's pass has two phases, so no database write lock is held during a RAPI call:
-
-1. read: the bulk instances call, the batch's servers (only the columns compared), the
-   operations in flight; compare, record findings in memory, submit orphan removals;
-2. write: re-read every server to fix under a row lock (SQLite: the database write lock),
-   fix it only if it did not change meanwhile, insert the findings, mark the batch
-   checked, commit.
-
-Staggering (Synnefo's README.deploy): with `Options(interval_min=...)` each run checks
-about num_servers / RECONCILIATION_MIN * interval servers per backend, the least recently
-checked first, so every server is checked within RECONCILIATION_MIN.
-"""
+"""One pass over one backend, in two phases (read, then write under locks)."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from .models import IN_FLIGHT, Backend, Finding, Flavor, Operation, OperState, ReconciliationRun, Server, utcnow
-from .rapi import JOB_FINAL_STATUSES, RapiClient, RapiError, RapiNotFound, job_error
-from .settings import FIX_KINDS as KINDS  # noqa: F401  (re-exported: the fix switches)
-from .settings import get_settings
-from .state import OP_CREATE, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP, JobReport, apply_job_report
+from ..db import write_lock
+from ..ganeti import FINAL_JOB_STATUSES, OP_CREATE, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP, ganeti_time
+from ..models import IN_FLIGHT, Backend, Finding, Operation, OperState, ReconciliationRun, Server, utcnow
+from ..rapi import RapiClient, RapiError, RapiNotFound, job_error
+from ..state import JobReport, apply_job_report
+from .rules import (CHUNK, COLUMNS, FlavorFigures, Options, batch_size, instance_nics, load_flavors, nics_match,
+                    observed_operstate)
 
 log = logging.getLogger(__name__)
-
-# As Synnefo's: what changed less than two minutes ago (a create that just finished, NICs
-# still being set up, a destroy that just ended) does not count as drift yet.
-STALE_GRACE_S = 120.0
-# Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
-CHUNK = 5000
-# Instance statuses that mean "its node gives no data": whether it runs is unknown.
-NO_DATA_STATUSES = frozenset({"ERROR_nodeoffline", "ERROR_nodedown"})
-# The server columns reconciliation compares; whole rows (and their joins) are never loaded
-# except for the few servers a fix changes.
-COLUMNS = (Server.id, Server.operstate, Server.flavor_id, Server.nics, Server.updated_at, Server.backend_job_id)
-
-
-@dataclass
-class Options:
-    fixes: frozenset[str] = frozenset()
-    limit: int | None = None  # servers per backend in this run; None: all
-    interval_min: float | None = None  # staggered: limit from RECONCILIATION_MIN and this interval
-    grace_s: float = STALE_GRACE_S
-    now: dt.datetime = field(default_factory=utcnow)
-
-
-def batch_size(total: int, reconciliation_min: float, interval_min: float) -> int:
-    """Servers per run so that all are checked within RECONCILIATION_MIN (README.deploy)."""
-    if total == 0:
-        return 0
-    return max(1, math.ceil(total * interval_min / reconciliation_min))
-
-
-def instance_operstate(inst: dict[str, Any]) -> str:
-    """Synnefo compares only whether the instance runs: STARTED or STOPPED."""
-    running = inst.get("oper_state")
-    if running is None:
-        running = inst.get("status") in ("running", "ERROR_up")
-    return OperState.STARTED.value if running else OperState.STOPPED.value
-
-
-def observed_operstate(inst: dict[str, Any]) -> str | None:
-    """Like `instance_operstate`, but None when the instance's node gives no data (offline
-    or unreachable): a state nobody observed must not overwrite the database's."""
-    if inst.get("oper_state") is None and inst.get("status") in NO_DATA_STATUSES:
-        return None
-    return instance_operstate(inst)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite drops the zone
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def _instance_nics(inst: dict[str, Any]) -> list[dict[str, Any]]:
-    """The instance's NICs from the bulk fields, in the shape the database keeps."""
-    ips, macs = inst.get("nic.ips") or [], inst.get("nic.macs") or []
-    networks = inst.get("nic.networks.names") or inst.get("nic.networks") or []
-    count = max(len(ips), len(macs), len(networks))
-    pad = lambda seq, i: seq[i] if i < len(seq) else None  # noqa: E731
-    return [{"index": i, "ip": pad(ips, i), "mac": pad(macs, i), "network": pad(networks, i)} for i in range(count)]
-
-
-def nics_match(db_nics: list[dict[str, Any]] | None, inst: dict[str, Any]) -> bool:
-    """Same IPs, MACs and networks, NIC by NIC. A network may be recorded by name or UUID."""
-    ips, macs = inst.get("nic.ips") or [], inst.get("nic.macs") or []
-    names = inst.get("nic.networks.names") or inst.get("nic.networks") or []
-    count = max(len(ips), len(macs), len(names))
-    db = db_nics or []
-    if len(db) != count:
-        return False
-    if count > 1:
-        db = sorted(db, key=lambda n: n.get("index") or 0)
-    uuids = inst.get("nic.networks") or []
-    for i, mine in enumerate(db):
-        ip = ips[i] if i < len(ips) else None
-        mac = macs[i] if i < len(macs) else None
-        name = names[i] if i < len(names) else None
-        if mine.get("ip") != ip or (mine.get("mac") or "").lower() != (mac or "").lower():
-            return False
-        network = mine.get("network")
-        if network != name and not (network and i < len(uuids) and network == uuids[i]):
-            return False
-    return True
-
-
-def _job_time(job: dict[str, Any]) -> float | None:
-    """Ganeti's end time of a job ([seconds, microseconds]) as a float."""
-    value = job.get("end_ts")
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return value[0] + value[1] / 1e6
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-@dataclass(frozen=True)
-class FlavorFigures:
-    id: int
-    name: str
-    cpu: int
-    ram: int
-    disk: int
-    disk_template: str
-    deleted: bool
-
-
-def load_flavors(session: Session) -> dict[int, FlavorFigures]:
-    rows = session.execute(select(Flavor.id, Flavor.name, Flavor.cpu, Flavor.ram, Flavor.disk,
-                                  Flavor.disk_template, Flavor.deleted))
-    return {r.id: FlavorFigures(*r) for r in rows}
-
-
-def _begin_write(session: Session) -> None:
-    """PostgreSQL serializes writers of a server with row locks (FOR UPDATE); SQLite ignores
-    those, so take its write lock before re-reading what will be fixed."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 Fix = Callable[[Server, dict[str, Any]], None]
@@ -163,15 +30,13 @@ class BackendReconciler:
                  options: Options, flavors: dict[int, FlavorFigures] | None = None):
         self.session, self.run, self.backend, self.client, self.opts = session, run, backend, client, options
         self.backend_id = backend.id
-        self.prefix = get_settings().backend_prefix_id
+        self.prefix = options.prefix
         self.flavors = flavors if flavors is not None else load_flavors(session)
         self.findings: list[dict[str, Any]] = []
         self.to_fix: list[tuple[dict[str, Any], Any, Fix]] = []
         self.fetched_at = options.now
         self.report_ts = options.now.timestamp()
-        now = _aware(options.now)
-        self.cutoff = now - dt.timedelta(seconds=options.grace_s)
-        self.cutoff_naive = self.cutoff.astimezone(dt.timezone.utc).replace(tzinfo=None)  # SQLite's
+        self.cutoff = options.now - dt.timedelta(seconds=options.grace_s)
 
     # -- bookkeeping ----------------------------------------------------------------------
     def finding(self, kind: str, server_id: int | None, instance: str | None, details: dict[str, Any]) -> dict:
@@ -185,15 +50,13 @@ class BackendReconciler:
         row["fixed"], row["fix"] = True, how
 
     def server_id(self, name: str) -> int | None:
-        if name.startswith(self.prefix) and name[len(self.prefix):].isdigit():
-            return int(name[len(self.prefix):])
-        return None
+        return Server.id_of_instance(name, self.prefix)
 
     def recent(self, updated_at: dt.datetime | None) -> bool:
         """Changed within the grace period before this run started (or since)."""
         if updated_at is None:
             return False
-        return updated_at > (self.cutoff_naive if updated_at.tzinfo is None else self.cutoff)
+        return updated_at > self.cutoff
 
     def name(self, server_id: int) -> str:
         return f"{self.prefix}{server_id}"
@@ -227,7 +90,7 @@ class BackendReconciler:
         if limit is None and self.opts.interval_min is not None:
             total = self.session.scalar(select(func.count(Server.id)).where(
                 Server.backend_id == self.backend_id, Server.deleted.is_(False)))
-            limit = batch_size(total or 0, get_settings().reconciliation_min, self.opts.interval_min)
+            limit = batch_size(total or 0, self.opts.reconciliation_min, self.opts.interval_min)
         if limit is not None:
             query = query.order_by(Server.last_reconciled_at.is_not(None), Server.last_reconciled_at,
                                    Server.id).limit(limit)
@@ -330,7 +193,7 @@ class BackendReconciler:
             return  # NICs still being set up get the grace period
         if nics_match(row.nics, inst):
             return
-        actual = _instance_nics(inst)
+        actual = instance_nics(inst)
         found = self.finding("nics", row.id, inst["name"], {"db": row.nics or [], "cluster": actual})
         if "nics" not in self.opts.fixes:
             return
@@ -354,7 +217,7 @@ class BackendReconciler:
                 log.warning("backend=%s server=%s cannot read job %s: %s", self.backend_id, row.id, job_id,
                             exc.message)
                 return  # cannot tell now; look again next time
-        if job is not None and job.get("status") not in JOB_FINAL_STATUSES:
+        if job is not None and job.get("status") not in FINAL_JOB_STATUSES:
             return  # still running: the chain or the agent will see its end
         if job is None and self.recent(row.updated_at):
             return  # give a build whose job is not known the grace period
@@ -366,7 +229,7 @@ class BackendReconciler:
             return
         if job is not None:
             error = None if status == "success" else job_error(job)
-            report = JobReport(int(job_id), OP_CREATE, status, _job_time(job) or self.report_ts,
+            report = JobReport(int(job_id), OP_CREATE, status, ganeti_time(job.get("end_ts")) or self.report_ts,
                                log_msg=error.message if error else None,
                                ecode=getattr(error, "ecode", None) if error else None)
         elif inst is not None:
@@ -423,7 +286,7 @@ class BackendReconciler:
         server = self.session.get(Server, row.id, with_for_update={"of": Server}, populate_existing=True)
         if server is None or server.deleted or server.operstate != row.operstate:
             return None
-        if _aware(server.updated_at) != _aware(row.updated_at):
+        if server.updated_at != row.updated_at:
             return None
         busy = self.session.scalar(select(Operation.id).where(Operation.server_id == row.id,
                                                               Operation.status.in_(IN_FLIGHT)).limit(1))
@@ -431,7 +294,7 @@ class BackendReconciler:
 
     def write(self, rows: list) -> None:
         if self.to_fix:
-            _begin_write(self.session)
+            write_lock(self.session)
         by_server: dict[int, tuple[Any, list[tuple[dict[str, Any], Fix]]]] = {}
         for found, row, fix in self.to_fix:
             by_server.setdefault(row.id, (row, []))[1].append((found, fix))
@@ -458,86 +321,3 @@ def fetch_instances(client: RapiClient) -> tuple[list[dict[str, Any]], dt.dateti
     """The one bulk instances call, and when its answer came."""
     instances = client.instances()
     return instances, utcnow()
-
-
-def reconcile(session: Session, backends: Iterable[Backend], client_for, options: Options,
-              *, trigger: str = "beat", lock=None) -> ReconciliationRun:
-    """One run over `backends`; `lock(backend)` returns a held lock (with `release()`) or
-    None when another run holds it.
-
-    Each backend's results are committed as it finishes, so the run is visible (unfinished)
-    while it goes and no transaction spans the fleet. The next backend's bulk call is read
-    ahead (under that backend's lock) on a thread while this one is compared, so the
-    clusters' time to answer overlaps the orchestrator's own work."""
-    run = ReconciliationRun(trigger=trigger, fixes=sorted(options.fixes), started_at=options.now,
-                            backends_checked=[], backends_skipped={}, servers_checked=0)
-    session.add(run)
-    session.commit()
-    flavors = load_flavors(session)
-    checked: list[int] = []
-    skipped: dict[str, str] = {}
-    total = 0
-    held: list = []
-    todo = iter(list(backends))
-
-    def begin(pool: ThreadPoolExecutor):
-        """The next backend that can be checked: its lock taken, its bulk call started."""
-        for backend in todo:
-            if backend.offline:
-                skipped[str(backend.id)] = f"offline: {backend.offline_reason or 'marked offline'}"
-                continue
-            guard = lock(backend) if lock else None
-            if lock and guard is None:
-                skipped[str(backend.id)] = "another reconciliation holds its lock"
-                continue
-            if guard is not None:
-                held.append(guard)
-            client = client_for(backend)
-            return backend, backend.id, client, guard, pool.submit(fetch_instances, client)
-        return None
-
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read-ahead") as pool:
-            current = begin(pool)
-            while current is not None:
-                following = begin(pool)
-                backend, backend_id, client, guard, answer = current
-                try:
-                    fetched = answer.result()
-                    total += BackendReconciler(session, run, backend, client, options, flavors).run_once(fetched)
-                    checked.append(backend_id)
-                except RapiError as exc:
-                    session.rollback()
-                    skipped[str(backend_id)] = f"cluster error: {exc.message}"
-                    log.warning("reconciliation run=%s backend=%s skipped: %s", run.id, backend_id, exc.message)
-                run.backends_checked, run.backends_skipped, run.servers_checked = list(checked), dict(skipped), total
-                session.commit()
-                if guard is not None:
-                    held.remove(guard)
-                    _release(guard)
-                current = following
-    finally:
-        for guard in held:  # only after an unexpected error: never keep a backend locked
-            _release(guard)
-    run.backends_checked, run.backends_skipped, run.servers_checked = list(checked), dict(skipped), total
-    run.finished_at = utcnow()
-    session.commit()
-    session.expire(run, ["findings"])  # inserted in bulk: load them when asked
-    log.info("reconciliation run=%s trigger=%s checked=%s servers=%s skipped=%s",
-             run.id, trigger, checked, total, skipped)
-    return run
-
-
-def _release(guard) -> None:
-    try:
-        guard.release()
-    except Exception as exc:  # expired meanwhile (a run longer than the lock's TTL): nothing to free
-        log.warning("reconciliation lock release: %s", exc)
-
-
-def redis_lock(backend: Backend, ttl_s: int = 900):
-    """The per-backend lock: two runs never overlap on one backend."""
-    from .redis_client import get_redis
-
-    lock = get_redis().lock(f"reconcile:backend:{backend.id}", timeout=ttl_s, blocking=False)
-    return lock if lock.acquire() else None

@@ -1,5 +1,6 @@
-"""Worker-side task metrics: counts and durations by task and outcome, kept in Redis so
-the API's /metrics can serve them for every worker process at once."""
+"""Worker-side task figures: counts and durations by task and outcome, kept in Redis so
+the API's /metrics can serve them for every worker process at once
+(orchestrator.services.metrics reads them)."""
 from __future__ import annotations
 
 import logging
@@ -25,25 +26,10 @@ def _postrun(task_id=None, task=None, state=None, **_kwargs) -> None:
     if began is None or task is None:
         return
     try:
-        from .redis_client import get_redis
-
         field = f"{task.name}|{state or 'UNKNOWN'}"
-        pipe = get_redis().pipeline(transaction=False)
+        pipe = task.app.context.redis.pipeline(transaction=False)
         pipe.hincrby(COUNTS, field, 1)
         pipe.hincrbyfloat(SECONDS, field, time.monotonic() - began)
         pipe.execute()
     except Exception:  # metrics must never fail a task
         log.debug("could not record task metrics", exc_info=True)
-
-
-def task_metrics() -> list[tuple[str, str, int, float]]:
-    """(task, outcome, count, total seconds) for every task seen."""
-    from .redis_client import get_redis
-
-    client = get_redis()
-    counts, seconds = client.hgetall(COUNTS), client.hgetall(SECONDS)
-    rows = []
-    for key, count in counts.items():
-        name, _, state = key.decode().partition("|")
-        rows.append((name, state, int(count), float(seconds.get(key, 0))))
-    return rows

@@ -1,0 +1,47 @@
+"""Handing an operation to the machinery that runs it.
+
+The application layer only knows the `Dispatcher` protocol; the Celery one is passed in by
+each process (API, CLI, tasks). Tasks are addressed by name, so nothing that dispatches has
+to import the task modules.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from celery import Celery, chain
+
+CHAIN = ("orchestrator.ops.allocate_backend", "orchestrator.ops.submit_job", "orchestrator.ops.poll_job",
+         "orchestrator.ops.finalize")
+
+
+class Dispatcher(Protocol):
+    def run_operation(self, op_id: int) -> None:
+        """Start (or resume) the operation's chain; raises when it could not be handed over."""
+
+    def broker_status(self) -> str:
+        """"ok", or "error: <kind>" when the broker does not answer."""
+
+
+class CeleryDispatcher:
+    """Publishes chains on a Celery app built for one deployment (orchestrator.celery_app)."""
+
+    def __init__(self, app: Celery):
+        self.app = app
+
+    def run_operation(self, op_id: int) -> None:
+        # Steps already done return at once, so the whole chain resumes anywhere. Chain steps
+        # return nothing anyone reads: no result is stored or subscribed to.
+        steps = [self.app.signature(name, args=(op_id,), immutable=True, ignore_result=True) for name in CHAIN]
+        chain(*steps).apply_async()
+
+    def send(self, name: str, **kwargs: Any):
+        """Any task by name (periodic work an operator asks for now)."""
+        return self.app.send_task(name, kwargs=kwargs)
+
+    def broker_status(self) -> str:
+        try:
+            with self.app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            return "ok"
+        except Exception as exc:  # report, never fail the probe
+            return f"error: {type(exc).__name__}"

@@ -1,0 +1,62 @@
+"""Backends (Ganeti clusters): adding, modifying, removing, reading, and refreshing their capacity."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import backends, catalog
+from ..models import Backend
+from .context import Context
+
+
+def list_backends(ctx: Context, session: Session, **filters: Any) -> list[Backend]:
+    return catalog.list_backends(session, **filters)
+
+
+def get(ctx: Context, session: Session, backend_id: int) -> Backend:
+    return catalog.get_backend(session, backend_id)
+
+
+def add(ctx: Context, session: Session, **fields: Any) -> Backend:
+    """Checked by one /2/info call with its credentials; drained unless told otherwise."""
+    backend = catalog.add_backend(session, ctx.settings, **fields)
+    session.commit()
+    return backend
+
+
+def modify(ctx: Context, session: Session, backend_id: int, **changes: Any) -> Backend:
+    backend = catalog.modify_backend(session, ctx.settings, catalog.get_backend(session, backend_id), **changes)
+    session.commit()
+    return backend
+
+
+def remove(ctx: Context, session: Session, backend_id: int) -> None:
+    catalog.remove_backend(session, catalog.get_backend(session, backend_id))
+    session.commit()
+
+
+def refresh(ctx: Context, session: Session, backend_id: int | None = None) -> list[Backend]:
+    """An operator's refresh, now: one bulk nodes call per backend (or the one given)."""
+    rows = [catalog.get_backend(session, backend_id)] if backend_id is not None else \
+        list(session.scalars(select(Backend).order_by(Backend.id)))
+    for backend in rows:
+        backends.refresh_stats(session, backend, ctx.cluster(backend))
+        session.commit()
+    return rows
+
+
+def refresh_periodic(ctx: Context) -> dict[str, bool]:
+    """The beat's refresh: which backends answered. An operator's offline backend is left
+    alone; one offline for not answering is probed once, without retries."""
+    answered: dict[str, bool] = {}
+    with ctx.session() as session:
+        for backend in session.scalars(select(Backend).order_by(Backend.id)):
+            retries = backends.periodic_read_retries(backend)
+            if retries is None:
+                continue
+            answered[backend.clustername] = backends.refresh_stats(session, backend,
+                                                                   ctx.cluster(backend, read_retries=retries))
+            session.commit()
+    return answered

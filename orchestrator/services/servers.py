@@ -1,0 +1,109 @@
+"""Servers: create, act, modify, read, inspect and import; every action answers with its
+durable operation at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .. import inspect, servers, vmconfig
+from ..auth import Principal
+from ..errors import Invalid, NotFound
+from ..models import Backend, Operation, Server
+from ..state import api_status
+from . import handover
+from .context import Context
+
+
+@dataclass(frozen=True)
+class Created:
+    server: Server
+    operation: Operation
+    config_url: str  # the user's one-time URL to the VM's password
+
+
+def list_servers(ctx: Context, session: Session, who: Principal, **filters: Any) -> list[Server]:
+    """By id, filtered (servers.SERVER_FILTERS); a user only ever sees their own."""
+    return servers.search_servers(session, user_id=who.user_id, admin=who.admin, **filters)
+
+
+def get(ctx: Context, session: Session, who: Principal, server_id: int) -> Server:
+    return servers.get_server(session, server_id, user_id=who.user_id, admin=who.admin)
+
+
+def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_id: int, image_id: int,
+           password: str | None = None, backend_id: int | None = None) -> Created:
+    """Validate, keep the password behind two one-time URLs (the user's and the installer's,
+    in Redis only), write the server and its operation, commit, dispatch."""
+    servers.usable_flavor(session, flavor_id)  # bad input leaves nothing anywhere, Redis included
+    servers.visible_image(session, image_id, who.user_id, admin=who.admin)
+    user_url, installer_url = _config_urls(ctx, password or vmconfig.generate_password(), name)
+    server, op = servers.request_create(session, user_id=who.user_id, admin=who.admin, name=name,
+                                        flavor_id=flavor_id, image_id=image_id, backend_id=backend_id,
+                                        config_url=installer_url)
+    session.commit()
+    handover.run(ctx, op)
+    return Created(server, op, user_url)
+
+
+def _config_urls(ctx: Context, password: str, server_name: str) -> tuple[str, str]:
+    base = ctx.settings.public_api_url.rstrip("/")
+    config = {"password": password, "config": {"hostname": server_name}}
+    return tuple(f"{base}/api/v1/config/{ctx.configs.put(config)}" for _ in range(2))
+
+
+def act(ctx: Context, session: Session, who: Principal, server_id: int, action: str, **params: Any) -> Operation:
+    """start, shutdown, reboot, resize, destroy; suspend and unsuspend (administrators)."""
+    server = get(ctx, session, who, server_id)
+    op = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin, **params)
+    session.commit()
+    handover.run(ctx, op)
+    return op
+
+
+def modify(ctx: Context, session: Session, who: Principal, server_id: int, *, name: str | None = None,
+           suspended: bool | None = None) -> Server:
+    server = get(ctx, session, who, server_id)
+    servers.modify_server(session, server, user_id=who.user_id, admin=who.admin, name=name, suspended=suspended)
+    session.commit()
+    return server
+
+
+def inspect_server(ctx: Context, session: Session, server_id: int, *, jobs: int = 10) -> dict[str, Any]:
+    """Administrators: the row beside the live instance, its cluster's jobs and its last operations."""
+    server = servers.get_server(session, server_id, user_id="", admin=True)
+    return inspect.inspect_server(session, server, ctx.cluster, ctx.settings.backend_prefix_id, jobs=jobs)
+
+
+def import_instance(ctx: Context, session: Session, who: Principal, *, backend_id: int, instance_name: str,
+                    user_id: str, flavor_id: int | None = None, image_id: int | None = None,
+                    name: str | None = None) -> tuple[Server, Operation]:
+    """Administrators: adopt an instance named <prefix><free id>, untouched (snf-manage server-import)."""
+    backend = session.get(Backend, backend_id)
+    if backend is None:
+        raise Invalid(f"backend {backend_id} not found", field="backend_id")
+    server, op = inspect.import_server(session, backend, instance_name, prefix=ctx.settings.backend_prefix_id,
+                                       user_id=user_id, client=ctx.cluster(backend), flavor_id=flavor_id,
+                                       image_id=image_id, name=name, by=who.user_id)
+    session.commit()
+    return server, op
+
+
+def live_state(ctx: Context, session: Session, server_id: int) -> tuple[dict[str, Any], bool]:
+    """What a watcher is shown of a server, and whether it may still change (an operation in
+    flight, or a transient status)."""
+    server = session.get(Server, server_id, populate_existing=True)
+    state = {"id": server.id, "status": api_status(server), "build_percentage": server.build_percentage,
+             "backend_job_status": server.backend_job_status, "backend_opcode": server.backend_opcode,
+             "nics": server.nics or []}
+    moving = servers.in_flight(session, server_id) is not None or state["status"] in ("BUILD", "REBOOT", "RESIZE")
+    return state, moving
+
+
+def read_config(ctx: Context, key: str) -> dict[str, Any]:
+    """A VM's password and configuration, once (the key is the credential); then NotFound."""
+    config = ctx.configs.pop(key) if key.isalnum() else None
+    if config is None:
+        raise NotFound("no such configuration, or it was already read")
+    return config

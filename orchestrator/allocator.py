@@ -1,8 +1,8 @@
-"""Backend allocation, Synnefo's default strategy, shaped as small filters and a weigher.
+"""Backend allocation, Synnefo's default strategy, run through the pluggable scheduler.
 
-Filters drop backends that cannot take the VM; the weigher scores the rest and the
-lowest score wins. The winner's free figures are reserved at once, so allocations
-made between two stats refreshes see each other.
+The scheduler's filters drop backends that cannot take the VM; its weighers score the
+rest and the lowest score wins (see orchestrator/scheduler). The winner's free figures
+are reserved at once, so allocations made between two stats refreshes see each other.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .models import Backend, Flavor
-
-# A backend is full when the vCPU ratio (instances+1)*4/cpus reaches this.
-MAX_VCPU_RATIO = 3.0
+from .scheduler import (DEFAULT_FILTERS, DEFAULT_WEIGHERS, FILTERS, WEIGHERS, Filter, Weigher,
+                        load, passing, split, total)
+from .scheduler.filters import MAX_VCPU_RATIO, has_room  # noqa: F401  (kept for callers)
 
 
 class NoBackendAvailable(Exception):
@@ -38,48 +38,28 @@ class Demand:
         return cls(flavor.ram, disk, flavor.disk_template)
 
 
-BackendFilter = Callable[[Backend, Demand], bool]
+def candidates(backends: Iterable[Backend], demand: Demand, *, fallback: bool = True,
+               filters: Sequence[Filter] | None = None) -> list[Backend]:
+    """Backends passing every filter, or (with `fallback`) those passing the hard ones if
+    none does: Synnefo's answer to figures that may be stale."""
+    hard, relaxable = split(filters or load(DEFAULT_FILTERS, FILTERS))
+    return _fitting(passing(backends, demand, hard), demand, relaxable, fallback=fallback)
 
 
-def is_usable(backend: Backend, _demand: Demand) -> bool:
-    return not backend.offline and not backend.drained
+def _fitting(usable: list[Backend], demand: Demand, relaxable: Sequence[Filter], *,
+             fallback: bool) -> list[Backend]:
+    return passing(usable, demand, relaxable) or (usable if fallback else [])
 
 
-def allows_template(backend: Backend, demand: Demand) -> bool:
-    """Allowed by the operator and enabled on the cluster; an empty list is not known yet."""
-    return all(not templates or demand.disk_template in templates
-               for templates in (backend.disk_templates, backend.cluster_disk_templates))
-
-
-def vcpu_ratio(backend: Backend) -> float:
-    return (backend.pinst_cnt + 1) * 4 / (3 * backend.ctotal) if backend.ctotal else float("inf")
-
-
-def has_room(backend: Backend, demand: Demand) -> bool:
-    return (
-        backend.mfree > demand.ram_mib
-        and backend.dfree > demand.disk_mib
-        and (backend.pinst_cnt + 1) * 4 / max(backend.ctotal, 1) < MAX_VCPU_RATIO
-    )
+def rank(backends: Iterable[Backend], weighers: Sequence[Weigher] | None = None) -> list[Backend]:
+    """Best first; ties go to the oldest backend, so the order is stable."""
+    rules = weighers or load(DEFAULT_WEIGHERS, WEIGHERS)
+    return sorted(backends, key=lambda b: (total(b, rules), b.id))
 
 
 def score(backend: Backend) -> float:
-    """Lower is better: 0.5·cpu_ratio + 0.5·(mem_ratio + disk_ratio)."""
-    mem_ratio = 1 - backend.mfree / backend.mtotal if backend.mtotal else 1.0
-    disk_ratio = 1 - backend.dfree / backend.dtotal if backend.dtotal else 1.0
-    return 0.5 * vcpu_ratio(backend) + 0.5 * (mem_ratio + disk_ratio)
-
-
-def candidates(backends: Iterable[Backend], demand: Demand, *, fallback: bool = True) -> list[Backend]:
-    """Usable backends allowing the template; those with room, or (with `fallback`) all of
-    them if none has: Synnefo's answer to figures that may be stale."""
-    usable = [b for b in backends if is_usable(b, demand) and allows_template(b, demand)]
-    fitting = [b for b in usable if has_room(b, demand)]
-    return fitting or (usable if fallback else [])
-
-
-def rank(backends: Sequence[Backend]) -> list[Backend]:
-    return sorted(backends, key=lambda b: (score(b), b.id))
+    """The default score, lower is better: 0.5·cpu_ratio + 0.5·(mem_ratio + disk_ratio)."""
+    return total(backend, load(DEFAULT_WEIGHERS, WEIGHERS))
 
 
 def reserve(session: Session, backend: Backend, demand: Demand) -> None:
@@ -99,37 +79,54 @@ def reserve(session: Session, backend: Backend, demand: Demand) -> None:
 
 
 def allocate(session: Session, flavor: Flavor, *, pinned_backend_id: int | None = None,
-             fresh: Callable[[Backend], bool] | None = None) -> Backend:
+             fresh: Callable[[Backend], bool] | None = None,
+             filters: Sequence[str] | None = None,
+             weighers: Sequence[str] | None = None) -> Backend:
     """Choose a backend for a VM of `flavor` and reserve room on it (not committed).
 
-    A pinned backend (BACKEND_PER_USER, or an admin's choice) is taken whatever its
-    drained state, as Synnefo does, but never when offline. When every usable backend's
-    figures are `fresh`, none having room means no room: the create fails here with a
-    message saying so, instead of sending Ganeti a job bound to fail.
+    `filters` and `weighers` name the scheduler's rules (None or empty: the defaults);
+    they are resolved first, so a bad name raises ValueError even for a pinned backend.
+    A pinned backend (BACKEND_PER_USER, or an admin's choice) bypasses them and is taken
+    whatever its drained state, as Synnefo does, but never when offline.
     """
     demand = Demand.of(flavor)
+    rules = load(filters or DEFAULT_FILTERS, FILTERS)
+    weights = load(weighers or DEFAULT_WEIGHERS, WEIGHERS)
     if pinned_backend_id is not None:
-        backend = session.get(Backend, pinned_backend_id, with_for_update=True)
-        if backend is None:
-            raise NoBackendAvailable(f"backend {pinned_backend_id} does not exist")
-        if backend.offline:
-            raise NoBackendAvailable(f"backend {backend.clustername} is offline")
-        chosen = backend
+        chosen = _pinned(session, pinned_backend_id)
     else:
         backends = session.scalars(select(Backend).order_by(Backend.id).with_for_update()).all()
-        usable = [b for b in backends if is_usable(b, demand) and allows_template(b, demand)]
-        if not usable:
-            raise NoBackendAvailable(
-                f"no backend available for disk template {demand.disk_template}: "
-                "all are offline, drained or do not allow it"
-            )
-        all_fresh = fresh is not None and all(fresh(b) for b in usable)
-        ranked = rank(candidates(usable, demand, fallback=not all_fresh))
-        if not ranked:
-            raise NoBackendAvailable(
-                f"none has {demand.ram_mib} MiB of memory, {demand.disk_mib} MiB of disk "
-                "and a vCPU to spare"
-            )
-        chosen = ranked[0]
+        chosen = _choose(backends, demand, fresh, rules, weights)
     reserve(session, chosen, demand)
     return chosen
+
+
+def _pinned(session: Session, backend_id: int) -> Backend:
+    backend = session.get(Backend, backend_id, with_for_update=True)
+    if backend is None:
+        raise NoBackendAvailable(f"backend {backend_id} does not exist")
+    if backend.offline:
+        raise NoBackendAvailable(f"backend {backend.clustername} is offline")
+    return backend
+
+
+def _choose(backends: Sequence[Backend], demand: Demand, fresh: Callable[[Backend], bool] | None,
+            rules: Sequence[Filter], weights: Sequence[Weigher]) -> Backend:
+    """The best backend passing the filters. When every usable backend's figures are
+    `fresh`, none having room means no room: the create fails here with a message saying
+    so, instead of sending Ganeti a job bound to fail."""
+    hard, relaxable = split(rules)
+    usable = passing(backends, demand, hard)
+    if not usable:
+        raise NoBackendAvailable(
+            f"no backend available for disk template {demand.disk_template}: "
+            "all are offline, drained or do not allow it"
+        )
+    all_fresh = fresh is not None and all(fresh(b) for b in usable)
+    ranked = rank(_fitting(usable, demand, relaxable, fallback=not all_fresh), weights)
+    if not ranked:
+        raise NoBackendAvailable(
+            f"none has {demand.ram_mib} MiB of memory, {demand.disk_mib} MiB of disk "
+            "and a vCPU to spare"
+        )
+    return ranked[0]

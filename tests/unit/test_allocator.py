@@ -1,9 +1,12 @@
 """Synnefo's default allocation strategy, with figures worked by hand."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from orchestrator import allocator
+from orchestrator import allocator, scheduler
+from orchestrator.scheduler import DEFAULT_FILTERS
 from orchestrator.models import Backend, Flavor
 
 
@@ -114,3 +117,83 @@ def test_fresh_figures_without_room_mean_no_room(session):
         allocator.allocate(session, flavor, fresh=lambda b: True)
     # Stale figures: Synnefo's fallback to every usable backend.
     assert allocator.allocate(session, flavor, fresh=lambda b: False).clustername in ("x", "y")
+
+
+def two_backends(session) -> Flavor:
+    """Backends "a" and "b"; the default weighers prefer "b" (figures from the worked score)."""
+    flavor = plain_flavor()
+    session.add_all([backend("a"), flavor, backend("b", mtotal=65536, mfree=49152, dtotal=2_000_000,
+                                                   dfree=1_000_000, ctotal=32, pinst=2)])
+    session.commit()
+    return flavor
+
+
+def test_default_weighers_sum_to_the_score_exactly():
+    # Synnefo's formula as the allocator computed it in one expression: the split must not
+    # change a single bit, or ties and near-ties could rank differently.
+    def synnefo(b: Backend) -> float:
+        return (0.5 * ((b.pinst_cnt + 1) * 4 / (3 * b.ctotal))
+                + 0.5 * ((1 - b.mfree / b.mtotal) + (1 - b.dfree / b.dtotal)))
+
+    rules = scheduler.load(scheduler.DEFAULT_WEIGHERS, scheduler.WEIGHERS)
+    for i in range(1, 200):
+        b = backend("b", mtotal=7919 * i, mfree=(104_729 * i) % (7919 * i), dtotal=3571 * i + 13,
+                    dfree=(15_485_863 * i) % (3571 * i + 13), ctotal=i % 48 + 1, pinst=(31 * i) % 97)
+        assert scheduler.total(b, rules) == synnefo(b) == allocator.score(b)
+
+
+def test_custom_filter_by_dotted_name_changes_the_choice(session):
+    # By score "a" wins (ties go to the oldest); only_b leaves "b2" alone, however it scores.
+    flavor = plain_flavor()
+    session.add_all([backend("a", mfree=30000), backend("c", mfree=30000), backend("b2"), flavor])
+    session.commit()
+    assert allocator.allocate(session, flavor).clustername == "a"
+    chosen = allocator.allocate(session, flavor,
+                                filters=(*DEFAULT_FILTERS, "tests.unit.custom_scheduler:only_b"))
+    assert chosen.clustername == "b2"
+
+
+def test_custom_weigher_by_dotted_name_inverts_the_choice(session):
+    flavor = two_backends(session)
+    assert allocator.allocate(session, flavor, weighers=()).clustername == "b"  # empty: defaults
+    assert allocator.allocate(session, flavor,
+                              weighers=("tests.unit.custom_scheduler.inverted",)).clustername == "a"
+
+
+def test_filters_setting_as_a_tuple(session):
+    # What SCHEDULER_FILTERS="usable,disk_template,room,tests.unit.custom_scheduler:only_b" gives.
+    names = ("usable", "disk_template", "room", "tests.unit.custom_scheduler:only_b")
+    rules = scheduler.load(names, scheduler.FILTERS)
+    assert rules[:3] == [scheduler.FILTERS[n] for n in DEFAULT_FILTERS]
+    flavor = plain_flavor()
+    session.add_all([backend("a"), backend("bx", mfree=2000), flavor])
+    session.commit()
+    assert allocator.allocate(session, flavor, filters=()).clustername == "a"  # empty: defaults
+    assert allocator.allocate(session, flavor, filters=names).clustername == "bx"
+
+
+@pytest.mark.parametrize("name", ["bogus", "vcpu", "orchestrator.nowhere:f", "orchestrator.scheduler:nope",
+                                  "tests.unit.custom_scheduler.NotCallable", ""])
+def test_unknown_name_is_a_value_error_naming_it(name):
+    with pytest.raises(ValueError, match=re.escape(repr(name))):
+        scheduler.load(("usable", name), scheduler.FILTERS)
+
+
+def test_unknown_name_fails_allocate_before_any_choice(session):
+    flavor = two_backends(session)
+    with pytest.raises(ValueError, match="'nope'"):
+        allocator.allocate(session, flavor, weighers=("vcpu", "nope"))
+    with pytest.raises(ValueError, match="'nope'"):
+        allocator.allocate(session, flavor, pinned_backend_id=1, filters=("nope",))
+
+
+def test_only_relaxable_filters_are_relaxed_on_stale_figures(session):
+    flavor = two_backends(session)
+    relaxed = (*DEFAULT_FILTERS, "tests.unit.custom_scheduler:nothing_fits")
+    assert allocator.allocate(session, flavor, filters=relaxed, fresh=lambda b: False).clustername == "b"
+    with pytest.raises(allocator.NoBackendAvailable, match="none has 1024 MiB"):
+        allocator.allocate(session, flavor, filters=relaxed, fresh=lambda b: True)
+    # A hard filter refusing all is never relaxed: no backend is usable.
+    with pytest.raises(allocator.NoBackendAvailable, match="offline, drained"):
+        allocator.allocate(session, flavor, fresh=lambda b: False,
+                           filters=(*DEFAULT_FILTERS, "tests.unit.custom_scheduler:refuse_all"))

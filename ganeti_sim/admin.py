@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 
 from . import constants as C
-from .app import Resource
-from .cluster import Instance, _uuid
+from .cluster import Instance, new_uuid
 from .errors import HttpBadRequest, HttpNotFound, OpPrereqError
 
 
@@ -154,11 +153,11 @@ def post_instance(sim, req, res):
             nics.append({"mac": spec.get("mac") or cl.generate_mac(), "ip": spec.get("ip"),
                          "mode": spec.get("mode"), "link": spec.get("link"), "vlan": spec.get("vlan"),
                          "network": spec.get("network") if spec.get("network") in cl.networks else None,
-                         "uuid": _uuid(), "name": spec.get("name")})
+                         "uuid": new_uuid(), "name": spec.get("name")})
         be = {"maxmem": mem, "minmem": mem, "vcpus": int(body.get("vcpus", 1))}
         inst = Instance(name=name, os=body.get("os", "debootstrap+default"), pnode=nodes[0],
                         snodes=nodes[1:] if template in C.DTS_INT_MIRROR else [], disk_template=template,
-                        disks=[{"size": s, "mode": "rw", "uuid": _uuid(), "name": None, "spindles": None}
+                        disks=[{"size": s, "mode": "rw", "uuid": new_uuid(), "name": None, "spindles": None}
                                for s in sizes], nics=nics, beparams=be, hvparams={},
                         tags=set(body.get("tags", [])),
                         admin_state=C.ADMIN_UP if running else C.ADMIN_DOWN, running=running)
@@ -182,17 +181,3 @@ def delete_instance(sim, req, res):
                 net.release(nic["ip"])
         cl.remove_instance(inst)
         return {"removed": inst.name}
-
-
-def register_admin_routes(app) -> None:
-    W = [C.RAPI_ACCESS_WRITE]
-    app.route("/sim/faults", Resource("sim_faults", GET=get_faults, POST=(post_faults, W),
-                                      PUT=(post_faults, W), DELETE=(delete_faults, W)))
-    app.route("/sim/state", Resource("sim_state", GET=get_state))
-    app.route("/sim/down", Resource("sim_down", POST=(post_down, W)))
-    app.route("/sim/nodes/*", Resource("sim_node", POST=(post_node, W)))
-    app.route("/sim/instances", Resource("sim_instances", POST=(post_instance, W)))
-    app.route("/sim/instances/*", Resource("sim_instance", DELETE=(delete_instance, W)))
-    app.route("/sim/instances/*/crash", Resource("sim_instance_crash", POST=(post_instance_crash, W)))
-    app.route("/sim/instances/*/state", Resource("sim_instance_state", POST=(post_instance_state, W)))
-    app.route("/sim/instances/*/beparams", Resource("sim_instance_beparams", PUT=(put_instance_beparams, W)))

@@ -15,7 +15,8 @@ from . import constants as C
 from .errors import ECODE_NOENT, ECODE_NORES, ECODE_STATE, OpPrereqError
 
 
-def _uuid() -> str:
+def new_uuid() -> str:
+    """A fresh object UUID; shared by every module that creates nodes, instances, disks, NICs, networks."""
     return str(uuidlib.uuid4())
 
 
@@ -37,7 +38,7 @@ class Node:
     group_uuid: str = ""
     pip: str = ""
     sip: str = ""
-    uuid: str = field(default_factory=_uuid)
+    uuid: str = field(default_factory=new_uuid)
     tags: set = field(default_factory=set)
     ctime: float = field(default_factory=time.time)
     mtime: float = field(default_factory=time.time)
@@ -87,7 +88,7 @@ class Instance:
     admin_state_source: str = "admin"
     running: bool = False  # what the hypervisor reports
     wrong_node: bool = False
-    uuid: str = field(default_factory=_uuid)
+    uuid: str = field(default_factory=new_uuid)
     tags: set = field(default_factory=set)
     ctime: float = field(default_factory=time.time)
     mtime: float = field(default_factory=time.time)
@@ -103,7 +104,7 @@ class Instance:
 @dataclass
 class Group:
     name: str
-    uuid: str = field(default_factory=_uuid)
+    uuid: str = field(default_factory=new_uuid)
     alloc_policy: str = "preferred"
     tags: set = field(default_factory=set)
     ctime: float = field(default_factory=time.time)
@@ -119,7 +120,7 @@ class Cluster:
                  node_cpus: int = 16, enabled_disk_templates: list | None = None, seed: int | None = None,
                  mac_prefix: str = "aa:00:00"):
         self.name = name
-        self.uuid = _uuid()
+        self.uuid = new_uuid()
         self.ctime = self.mtime = time.time()
         self.serial_no = 1
         self.lock = threading.RLock()
@@ -330,10 +331,10 @@ class Cluster:
                 name = f"{prefix}{start + i + 1}.{short}.sim.local"
                 node = nodes[i % len(nodes)]
                 nic = {"mac": self.generate_mac(), "ip": None, "mode": None, "link": None, "vlan": None,
-                       "network": None, "uuid": _uuid(), "name": None}
+                       "network": None, "uuid": new_uuid(), "name": None}
                 inst = Instance(name=name, os="debootstrap+default", pnode=node.name, snodes=[],
                                 disk_template=template,
-                                disks=[{"size": disk, "mode": "rw", "uuid": _uuid(), "name": None,
+                                disks=[{"size": disk, "mode": "rw", "uuid": new_uuid(), "name": None,
                                         "spindles": None}] if template != "diskless" else [],
                                 nics=[nic], beparams={"maxmem": memory, "minmem": memory, "vcpus": 1},
                                 hvparams={})

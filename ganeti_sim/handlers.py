@@ -1,13 +1,16 @@
-"""RAPI 2 resources, one function per method, named after rlib2's resources.
+"""RAPI 2 handlers, one function per method, named after rlib2's resources.
 
 Reads answer from the cluster's state under its lock; writes validate the body into
-an opcode and submit a job, answering the job id (an int) as Ganeti does.
+an opcode and submit a job, answering the job id (an int) as Ganeti does. Which
+path serves which handler is routes.py's table.
 """
 from __future__ import annotations
 
 from . import constants as C
-from .app import RawJSON, Request, Resource, submit
-from .errors import HttpBadRequest, HttpNotFound
+from .errors import GanetiError, HttpBadRequest, HttpNotFound
+from .jobs import Job
+from .opcodes import tag_target
+from .resource import RawJSON, Resource, submit, submit_ops
 
 I_FIELDS = ["name", "admin_state", "os", "pnode", "snodes", "disk_template", "nic.ips", "nic.macs",
             "nic.modes", "nic.uuids", "nic.names", "nic.links", "nic.networks", "nic.networks.names",
@@ -61,11 +64,9 @@ def get_os(sim, req, res):
 
 def _tags_get(kind):
     def fn(sim, req, res):
-        from .opcodes import _tag_target
-        from .errors import GanetiError
         with sim.cluster.lock:
             try:
-                target = _tag_target(sim.cluster, kind, req.items[0] if req.items else None)
+                target = tag_target(sim.cluster, kind, req.items[0] if req.items else None)
             except GanetiError:
                 raise HttpNotFound()
             return sorted(target.tags)
@@ -80,7 +81,8 @@ def _tags_change(kind, op_id):
     return fn
 
 
-def _tags_resource(name: str, kind: str) -> Resource:
+def tags_resource(name: str, kind: str) -> Resource:
+    """/tags of any object kind: GET reads, PUT and DELETE submit OP_TAGS_SET / OP_TAGS_DEL."""
     return Resource(name, GET=_tags_get(kind), PUT=_tags_change(kind, "OP_TAGS_SET"),
                     DELETE=_tags_change(kind, "OP_TAGS_DEL"))
 
@@ -211,8 +213,7 @@ def get_instance_info(sim, req, res):
 
 
 def post_instance_reboot(sim, req, res):
-    body = {k: v for k, v in (req.body or {}).items() if k != "depends"} if isinstance(req.body, dict) else req.body
-    return submit(sim, req, res, "OP_INSTANCE_REBOOT", body, {
+    return submit(sim, req, res, "OP_INSTANCE_REBOOT", req.body_params(), {
         "instance_name": req.items[0], "reboot_type": req.str_arg("type", C.REBOOT_HARD),
         "ignore_secondaries": bool(req.int_arg("ignore_secondaries")), "dry_run": req.dry_run()})
 
@@ -224,8 +225,7 @@ def put_instance_startup(sim, req, res):
 
 
 def put_instance_shutdown(sim, req, res):
-    body = {k: v for k, v in (req.body or {}).items() if k != "depends"} if isinstance(req.body, dict) else req.body
-    return submit(sim, req, res, "OP_INSTANCE_SHUTDOWN", body, {
+    return submit(sim, req, res, "OP_INSTANCE_SHUTDOWN", req.body_params(), {
         "instance_name": req.items[0], "no_remember": bool(req.int_arg("no_remember")),
         "dry_run": req.dry_run()})
 
@@ -244,12 +244,10 @@ def put_instance_modify(sim, req, res):
 
 
 def put_instance_rename(sim, req, res):
-    body = {k: v for k, v in (req.body or {}).items() if k != "depends"} if isinstance(req.body, dict) else req.body
-    return submit(sim, req, res, "OP_INSTANCE_RENAME", body, {"instance_name": req.items[0]})
+    return submit(sim, req, res, "OP_INSTANCE_RENAME", req.body_params(), {"instance_name": req.items[0]})
 
 
 def post_instance_reinstall(sim, req, res):
-    from .app import submit_ops
     if req.body:
         if any(k for k in req.query if k not in ("reason", "dry-run")):
             raise HttpBadRequest("Can't combine query and body parameters")
@@ -321,7 +319,6 @@ def get_job_wait(sim, req, res):
         raise HttpBadRequest("The 'previous_job_info' parameter should be a list")
     if not (prev_serial is None or (isinstance(prev_serial, int) and not isinstance(prev_serial, bool))):
         raise HttpBadRequest("The 'previous_log_serial' parameter should be a number")
-    from .jobs import Job
     for f in fields:
         if f not in Job.J_FIELDS and f not in ("opstart", "opexec", "opend", "oppriority", "priority"):
             raise HttpBadRequest("Unknown job field '%s'" % f)
@@ -330,37 +327,3 @@ def get_job_wait(sim, req, res):
         return None
     info, logs = result
     return {"job_info": info, "log_entries": logs}
-
-
-def register_routes(app) -> None:
-    R = Resource
-    app.route("/", R("root", GET=get_none))
-    app.route("/2", R("2", GET=get_none))
-    app.route("/version", R("version", GET=get_version))
-    app.route("/2/info", R("info", GET=get_info))
-    app.route("/2/features", R("features", GET=get_features))
-    app.route("/2/os", R("os", GET=get_os))
-    app.route("/2/tags", _tags_resource("tags", "cluster"))
-    app.route("/2/nodes", R("nodes", GET=get_nodes))
-    app.route("/2/nodes/*", R("nodes_name", GET=get_node))
-    app.route("/2/nodes/*/role", R("nodes_name_role", GET=get_node_role, PUT=put_node_role))
-    app.route("/2/nodes/*/modify", R("nodes_name_modify", POST=post_node_modify))
-    app.route("/2/nodes/*/tags", _tags_resource("nodes_name_tags", "node"))
-    app.route("/2/groups", R("groups", GET=get_groups))
-    app.route("/2/groups/*", R("groups_name", GET=get_group))
-    app.route("/2/groups/*/tags", _tags_resource("groups_name_tags", "nodegroup"))
-    app.route("/2/instances", R("instances", GET=get_instances, POST=post_instances))
-    app.route("/2/instances/*", R("instances_name", GET=get_instance, DELETE=delete_instance))
-    app.route("/2/instances/*/info", R("instances_name_info", GET=get_instance_info))
-    app.route("/2/instances/*/reboot", R("instances_name_reboot", POST=post_instance_reboot))
-    app.route("/2/instances/*/startup", R("instances_name_startup", PUT=put_instance_startup))
-    app.route("/2/instances/*/shutdown", R("instances_name_shutdown", PUT=put_instance_shutdown))
-    app.route("/2/instances/*/reinstall", R("instances_name_reinstall", POST=post_instance_reinstall))
-    app.route("/2/instances/*/modify", R("instances_name_modify", PUT=put_instance_modify))
-    app.route("/2/instances/*/rename", R("instances_name_rename", PUT=put_instance_rename))
-    app.route("/2/instances/*/tags", _tags_resource("instances_name_tags", "instance"))
-    app.route("/2/jobs", R("jobs", GET=get_jobs))
-    app.route("/2/jobs/*", R("jobs_id", GET=get_job, DELETE=delete_job))
-    app.route("/2/jobs/*/wait", R("jobs_id_wait", GET=(get_job_wait, [C.RAPI_ACCESS_WRITE])))
-    from .networks import register_network_routes
-    register_network_routes(app)

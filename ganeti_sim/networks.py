@@ -1,4 +1,4 @@
-"""Ganeti networks: IPv4 address pools, group connections, and their opcodes/resources.
+"""Ganeti networks: IPv4 address pools, group connections, and their opcodes and handlers.
 
 A network's pool reserves the network and broadcast addresses and the gateway
 externally, as Ganeti's address pool does; instance NICs on a network take
@@ -10,10 +10,10 @@ import ipaddress
 import time
 
 from . import constants as C
-from .app import Resource, submit
-from .cluster import _uuid
+from .cluster import new_uuid
 from .errors import ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_STATE, HttpNotFound, OpPrereqError
 from .opcodes import REQUIRED, OpDef, register
+from .resource import submit
 
 NET_FIELDS = ["name", "network", "gateway", "network6", "gateway6", "mac_prefix", "free_count",
               "reserved_count", "map", "group_list", "inst_list", "external_reservations",
@@ -29,7 +29,7 @@ class Network:
         self.network6 = network6
         self.gateway6 = gateway6
         self.mac_prefix = mac_prefix
-        self.uuid = _uuid()
+        self.uuid = new_uuid()
         self.tags = set(tags)
         self.ctime = self.mtime = time.time()
         self.serial_no = 1
@@ -302,7 +302,7 @@ class NetworkRename(OpDef):
         return net.name
 
 
-# --- resources -------------------------------------------------------------------------------
+# --- handlers --------------------------------------------------------------------------------
 
 def get_networks(sim, req, res):
     cl = sim.cluster
@@ -328,40 +328,25 @@ def get_network(sim, req, res):
         return net.fields()
 
 
-def _body(req):
-    return {k: v for k, v in req.body.items() if k != "depends"} if isinstance(req.body, dict) else req.body
-
-
 def delete_network(sim, req, res):
-    return submit(sim, req, res, "OP_NETWORK_REMOVE", _body(req),
+    return submit(sim, req, res, "OP_NETWORK_REMOVE", req.body_params(),
                   {"network_name": req.items[0], "dry_run": req.dry_run()})
 
 
 def put_network_connect(sim, req, res):
-    return submit(sim, req, res, "OP_NETWORK_CONNECT", _body(req),
+    return submit(sim, req, res, "OP_NETWORK_CONNECT", req.body_params(),
                   {"network_name": req.items[0], "dry_run": req.dry_run()})
 
 
 def put_network_disconnect(sim, req, res):
-    return submit(sim, req, res, "OP_NETWORK_DISCONNECT", _body(req),
+    return submit(sim, req, res, "OP_NETWORK_DISCONNECT", req.body_params(),
                   {"network_name": req.items[0], "dry_run": req.dry_run()})
 
 
 def put_network_modify(sim, req, res):
-    return submit(sim, req, res, "OP_NETWORK_SET_PARAMS", _body(req), {"network_name": req.items[0]})
+    return submit(sim, req, res, "OP_NETWORK_SET_PARAMS", req.body_params(), {"network_name": req.items[0]})
 
 
 def put_network_rename(sim, req, res):
-    return submit(sim, req, res, "OP_NETWORK_RENAME", _body(req),
+    return submit(sim, req, res, "OP_NETWORK_RENAME", req.body_params(),
                   {"network_name": req.items[0], "dry_run": req.dry_run()})
-
-
-def register_network_routes(app) -> None:
-    from .handlers import _tags_resource
-    app.route("/2/networks", Resource("networks", GET=get_networks, POST=post_networks))
-    app.route("/2/networks/*", Resource("networks_name", GET=get_network, DELETE=delete_network))
-    app.route("/2/networks/*/connect", Resource("networks_name_connect", PUT=put_network_connect))
-    app.route("/2/networks/*/disconnect", Resource("networks_name_disconnect", PUT=put_network_disconnect))
-    app.route("/2/networks/*/modify", Resource("networks_name_modify", PUT=put_network_modify))
-    app.route("/2/networks/*/rename", Resource("networks_name_rename", PUT=put_network_rename))
-    app.route("/2/networks/*/tags", _tags_resource("networks_name_tags", "network"))

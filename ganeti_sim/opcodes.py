@@ -11,7 +11,7 @@ import ipaddress
 import time
 
 from . import constants as C
-from .cluster import Cluster, Instance, _uuid
+from .cluster import Cluster, Instance, new_uuid
 from .errors import (ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_NORES, ECODE_NOTUNIQUE, ECODE_STATE,
                      GanetiError, HttpBadRequest, OpExecError, OpPrereqError, TagError)
 
@@ -198,7 +198,7 @@ class InstanceCreate(OpDef):
             mode = d.get("mode", "rw")
             if mode not in ("rw", "ro"):
                 raise OpPrereqError("Invalid disk access mode '%s'" % mode, ECODE_INVAL)
-            disks.append({"size": size, "mode": mode, "uuid": _uuid(), "name": d.get("name"),
+            disks.append({"size": size, "mode": mode, "uuid": new_uuid(), "name": d.get("name"),
                           "spindles": d.get("spindles")})
         if template == "diskless" and disks:
             disks = []
@@ -361,7 +361,7 @@ def build_nic(cluster: Cluster, spec: dict, idx: int, instance_name: str, confli
                                 % (ip, net.name), ECODE_NOTUNIQUE)
     nic = {"mac": mac, "ip": ip, "mode": None if net else (spec.get("mode") or None),
            "link": None if net else (spec.get("link") or None), "vlan": spec.get("vlan"),
-           "network": net.name if net else None, "uuid": _uuid(), "name": spec.get("name")}
+           "network": net.name if net else None, "uuid": new_uuid(), "name": spec.get("name")}
     if net is not None:
         nic["mode"] = net.mode_for(cluster)
         nic["link"] = net.link_for(cluster)
@@ -703,7 +703,7 @@ class InstanceSetParams(OpDef):
             if action == "add":
                 if "size" not in params:
                     raise OpPrereqError("Required disk parameter 'size' missing", ECODE_INVAL)
-                d = {"size": int(params["size"]), "mode": params.get("mode", "rw"), "uuid": _uuid(),
+                d = {"size": int(params["size"]), "mode": params.get("mode", "rw"), "uuid": new_uuid(),
                      "name": params.get("name"), "spindles": params.get("spindles")}
                 disks.append(d)
             elif action == "remove":
@@ -865,7 +865,9 @@ class InstanceQueryData(OpDef):
 
 # --- tags ------------------------------------------------------------------------------
 
-def _tag_target(cluster: Cluster, kind: str, name: str | None):
+def tag_target(cluster: Cluster, kind: str, name: str | None):
+    """The object a tag operation addresses; the /tags GET handlers use it too, so a missing
+    object is the same error for a read as for a change."""
     if kind == "instance":
         return cluster.get_instance(name)
     if kind == "node":
@@ -904,7 +906,7 @@ class TagsSet(OpDef):
 
     def check(self, cluster, op, ctx):
         _check_tags(op["tags"])
-        target = _tag_target(cluster, op["kind"], op["name"])
+        target = tag_target(cluster, op["kind"], op["name"])
         return {"target": target}
 
     def execute(self, cluster, op, plan, ctx):
@@ -925,7 +927,7 @@ class TagsDel(OpDef):
         return _tag_locks(op)
 
     def check(self, cluster, op, ctx):
-        target = _tag_target(cluster, op["kind"], op["name"])
+        target = tag_target(cluster, op["kind"], op["name"])
         missing = set(op["tags"]) - set(target.tags)
         if missing:
             raise OpPrereqError("Tag(s) %s not found" % ", ".join("'%s'" % t for t in sorted(missing)),

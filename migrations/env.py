@@ -3,10 +3,11 @@ from alembic import context
 
 from orchestrator.db import get_engine
 from orchestrator.models import Base
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings
 
 config = context.config
-url = config.attributes.get("database_url") or get_settings().database_url
+# Given by orchestrator.migrate; the environment only when the alembic command runs it.
+url = config.attributes.get("database_url") or Settings.from_env().database_url
 
 
 def run_offline() -> None:

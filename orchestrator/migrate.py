@@ -9,13 +9,12 @@ from alembic.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(database_url: str | None = None) -> Config:
+def alembic_config(database_url: str) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
-    if database_url:
-        config.attributes["database_url"] = database_url
+    config.attributes["database_url"] = database_url
     return config
 
 
-def upgrade(database_url: str | None = None, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)

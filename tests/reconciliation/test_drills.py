@@ -217,7 +217,7 @@ def test_a_held_lock_skips_the_backend(stack):
 
     first, second = backend_ids(stack)
     with stack.session() as session:
-        guard = redis_lock(session.get(Backend, first))
+        guard = redis_lock(stack.ctx.redis)(session.get(Backend, first))
     assert guard is not None
     try:
         result = run_cli("reconcile", "servers")

@@ -5,8 +5,9 @@ Both apps are served by gunicorn the way the Procfile serves the product (gthrea
 (one `requests.Session` each, keep-alive) for the same time, alternately for a few rounds
 so load from elsewhere hits both alike; medians over rounds are shown.
 
-- product: `api.app:create_app()` on a SQLite file in a temporary directory (migrated and
-  seeded with orchestrator.migrate and orchestrator.demo) and a real redis-server broker:
+- product: `api.wsgi:app_from_env()` (its settings from gunicorn's environment) on a SQLite
+  file in a temporary directory (migrated and seeded with orchestrator.migrate and
+  orchestrator.demo) and a real redis-server broker:
   each request authenticates a bearer token, validates, writes the server and operation
   rows, stores the one-time config in Redis and enqueues the chain, then answers 202.
   No worker runs: the chains wait in the broker, which is counted, then flushed.
@@ -141,18 +142,17 @@ def main(argv=None) -> int:
                    "ORCHESTRATOR_VAR_DIR": str(tmp),
                    "ORCHESTRATOR_ADMIN_TOKEN": ADMIN_TOKEN,
                    "LOG_LEVEL": "WARNING"}
-            os.environ.update(env)
             from orchestrator import demo, migrate
             from orchestrator.db import session_scope
-            from orchestrator.settings import reload_settings
 
-            reload_settings()
+            # Nothing of the product runs in this process but the set-up: gunicorn's workers
+            # build their settings from `env` (api.wsgi:app_from_env()).
             migrate.upgrade(db_url)
             with session_scope(db_url) as session:
-                demo.seed(session)
+                demo.seed(session, env=env)
 
             ports = {"product": free_port(), "baseline": free_port()}
-            apps = {"product": "api.app:create_app()", "baseline": "bench.bare_app:create_app()"}
+            apps = {"product": "api.wsgi:app_from_env()", "baseline": "bench.bare_app:create_app()"}
             for name in ("product", "baseline"):
                 procs.append(start_gunicorn(apps[name], ports[name], args.workers, args.threads,
                                             tmp / f"gunicorn-{name}.log", env))

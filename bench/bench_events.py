@@ -53,12 +53,13 @@ def main() -> None:
     stream = sorted(histories.generate(seed=1), key=lambda ke: ke[1]["timestamp"])
     warmup_servers = 5
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp, BenchStack(Path(tmp), args.concurrency) as stack:
+        from bench.noop_tasks import NOOP
         from node_agent.emitter import Emitter
 
         histories.insert_servers(stack.db_url)
-        results = redis.Redis.from_url(os.environ["CELERY_RESULT_BACKEND"])
-        counts = redis.Redis.from_url(os.environ["REDIS_URL"])
-        emitter = Emitter(os.environ["CELERY_BROKER_URL"])
+        results = redis.Redis.from_url(stack.settings.result_backend)
+        counts = redis.Redis.from_url(stack.settings.redis_url)
+        emitter = Emitter(stack.settings.broker_url)
 
         def noop_done() -> int:
             return results.dbsize()  # one result key per finished no-op; event tasks keep none
@@ -68,7 +69,7 @@ def main() -> None:
 
         def send_noops(n: int) -> None:
             for i in range(n):
-                emitter.publish("bench.noop", [{"i": i}], ignore_result=False)
+                emitter.publish(NOOP, [{"i": i}], ignore_result=False)
 
         # Warm up both paths once so connection set-up is not measured.
         send_noops(20)

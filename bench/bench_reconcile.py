@@ -4,14 +4,15 @@ simulated backends (goal: 100,000 within 30 s and 500 MB, growing linearly).
     .venv/bin/python bench/bench_reconcile.py [--sizes 1000,10000,100000] [--backends 10]
 
 Each size runs in a fresh process (so its peak RSS is its own) against a fresh SQLite
-database in a temporary directory and a simulator in another process (so the clusters'
-own work and memory are not counted as the orchestrator's, though the time of their bulk
-answers is: it is part of a run). Rows are bulk-inserted with SQLAlchemy core; the
-simulator is filled with `Cluster.populate(n)`, the instances then renamed to the servers'
-names. A small drift (servers removed, crashed, orphans added) gives the run something to
-find. Full (unstaggered), detect-only runs are timed (the median of five up to 10,000
-servers, one above); peak RSS is the first run's; one more run measures the Python heap
-peak with tracemalloc.
+database in a temporary directory, a redis-server (the runs' per-backend locks) and a
+simulator in another process (so the clusters' own work and memory are not counted as the
+orchestrator's, though the time of their bulk answers is: it is part of a run). Rows are
+bulk-inserted with SQLAlchemy core; the simulator is filled with `Cluster.populate(n)`, the
+instances then renamed to the servers' names. A small drift (servers removed, crashed,
+orphans added) gives the run something to find. Full (unstaggered), detect-only runs of
+the use case an operator's run goes through (orchestrator.services.reconciliation.run) are
+timed (the median of five up to 10,000 servers, one above); peak RSS is the first run's;
+one more run measures the Python heap peak with tracemalloc.
 """
 from __future__ import annotations
 
@@ -127,9 +128,13 @@ def _reset_hwm() -> bool:
 
 
 def measure(servers: int, backends: int, drift: float) -> dict:
+    from orchestrator.settings import Settings
+    from tests.harness.services import RedisServer
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
-    os.environ.update(DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}", ORCHESTRATOR_VAR_DIR=str(tmp),
-                      RAPI_TIMEOUT_S="300", LOG_LEVEL="WARNING")
+    redis = RedisServer(tmp / "redis").start()  # the runs' per-backend locks, as in production
+    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "ORCHESTRATOR_VAR_DIR": str(tmp),
+                                  "REDIS_URL": redis.url(2), "RAPI_TIMEOUT_S": "300", "LOG_LEVEL": "WARNING"})
     sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(servers), "--backends", str(backends),
                             "--drift", str(drift)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                            cwd=ROOT)
@@ -140,28 +145,29 @@ def measure(servers: int, backends: int, drift: float) -> dict:
             raise RuntimeError("the simulator did not start")
         started = json.loads(line)
         sim_setup = time.perf_counter() - t0
-        return _measure(servers, backends, started, tmp, sim_setup, repeats=5 if servers <= 10000 else 1)
+        return _measure(servers, backends, started, settings, sim_setup, repeats=5 if servers <= 10000 else 1)
     finally:
         sim.stdin.close()
         try:
             sim.wait(timeout=30)
         except subprocess.TimeoutExpired:
             sim.kill()
+        redis.stop()
 
 
-def _measure(servers: int, backends: int, started: dict, tmp: Path, sim_setup: float, repeats: int = 1) -> dict:
+def _measure(servers: int, backends: int, started: dict, settings, sim_setup: float, repeats: int = 1) -> dict:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     from sqlalchemy import func, insert, select
 
-    from orchestrator import migrate, reconciliation
-    from orchestrator.backends import cluster_client
+    from orchestrator import migrate
     from orchestrator.db import get_sessionmaker
     from orchestrator.models import Backend, Finding, Flavor, Image, Server
-    from orchestrator.settings import reload_settings
+    from orchestrator.services import reconciliation
+    from orchestrator.services.context import build_context
 
-    settings = reload_settings()
+    ctx = build_context(settings)  # this process's own context (nothing is published)
     url = settings.database_url
     migrate.upgrade(url)
     per = servers // backends
@@ -192,9 +198,9 @@ def _measure(servers: int, backends: int, started: dict, tmp: Path, sim_setup: f
 
     def one_run(trigger: str):
         with Session() as session:
-            chosen = session.scalars(select(Backend).order_by(Backend.id)).all()
-            run = reconciliation.reconcile(session, chosen, cluster_client,
-                                           reconciliation.Options(fixes=frozenset()), trigger=trigger)
+            # The use case an operator's run goes through: every backend, each under its lock,
+            # detect only (no fixes), unstaggered.
+            run = reconciliation.run(ctx, session, fixes=frozenset(), staggered=False, trigger=trigger)
             kinds = dict(session.execute(select(Finding.kind, func.count()).where(Finding.run_id == run.id)
                                          .group_by(Finding.kind)).all())
             return run.servers_checked, kinds
@@ -203,7 +209,7 @@ def _measure(servers: int, backends: int, started: dict, tmp: Path, sim_setup: f
     with Session() as session:
         chosen = session.scalars(select(Backend).order_by(Backend.id)).all()
         t0 = time.perf_counter()
-        fetched = sum(len(cluster_client(b).instances()) for b in chosen)
+        fetched = sum(len(ctx.cluster(b).instances()) for b in chosen)
         bulk_only = time.perf_counter() - t0
 
     gc.collect()

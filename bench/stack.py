@@ -1,4 +1,8 @@
-"""A whole stack for benchmarks: redis-server, simulated clusters, a worker, the API in process."""
+"""A whole stack for benchmarks: redis-server, simulated clusters, a worker, the API in process.
+
+The stack's variables (`env`) go to the worker's environment and to this process's own
+`Settings` (`settings`), Celery app (`celery`, which publishes and reads results) and
+services' context (`ctx`); the process's environment is left as it was."""
 from __future__ import annotations
 
 import os
@@ -43,18 +47,22 @@ class BenchStack:
             "SIM_CLUSTERS": str(self.n_clusters),
             "SIM_BASE_PORT": str(self.sim.clusters[0].port),
         }
-        os.environ.update(env)
+        self.env = env
+        from api.app import create_app
         from orchestrator import demo, migrate
-        from orchestrator.celery_app import app
+        from orchestrator.celery_app import create_celery
         from orchestrator.db import session_scope
         from orchestrator.models import Backend
-        from orchestrator.settings import reload_settings
+        from orchestrator.settings import Settings
 
-        reload_settings()
-        app.conf.update(broker_url=env["CELERY_BROKER_URL"], result_backend=env["CELERY_RESULT_BACKEND"])
+        # This process's own settings and Celery app (and the services' context it carries),
+        # built from the stack's variables alone; the worker builds the same from its environment.
+        self.settings = Settings.from_env(env)
+        self.celery = create_celery(self.settings, set_as_current=False)
+        self.ctx = self.celery.context
         migrate.upgrade(self.db_url)
         with session_scope(self.db_url) as session:
-            demo.seed(session)
+            demo.seed(session, env=env)
             for backend, cluster in zip(session.query(Backend).order_by(Backend.id), self.sim.clusters):
                 backend.port = cluster.port
             session.commit()
@@ -63,15 +71,15 @@ class BenchStack:
             [sys.executable, "-m", "celery", "-A", "orchestrator.worker", "worker", "-I", "bench.noop_tasks",
              "-Q", "provisioning,polling,events,periodic,celery", "-c", str(self.concurrency),
              "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=self.worker_log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=self.worker_log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
-        while not app.control.ping(timeout=0.5):
+        while not self.celery.control.ping(timeout=0.5):
             if time.monotonic() > deadline or self.worker.poll() is not None:
                 raise RuntimeError("worker did not start; see " + str(self.tmp / "worker.log"))
-        from api.app import create_app
 
-        self.client = create_app().test_client()
+        self.client = create_app(self.settings, self.ctx).test_client()
         self.headers = {"Authorization": "Bearer bench-admin-token"}
         return self
 
@@ -103,4 +111,5 @@ class BenchStack:
         except subprocess.TimeoutExpired:
             self.worker.kill()
         self.sim.stop()
+        self.celery.close()
         self.redis.stop()

@@ -13,7 +13,11 @@ from .settings import Settings
 def celery_settings(settings: Settings) -> dict[str, Any]:
     url, queue_type = settings.broker_url, settings.rabbitmq_queue_type
     return {
+        # Celery itself prefers CELERY_BROKER_URL from the environment over broker_url; the
+        # read and write URLs win over both, so the Settings passed in are what is used.
         "broker_url": url,
+        "broker_read_url": url,
+        "broker_write_url": url,
         "result_backend": settings.result_backend,
         "broker_transport_options": transport_options(url),
         "task_queues": declare(QUEUES, url, queue_type),

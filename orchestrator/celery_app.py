@@ -10,7 +10,7 @@ from celery import Celery, current_app
 from celery.signals import setup_logging as celery_setup_logging
 from celery.signals import worker_process_init
 
-from . import taskstats  # noqa: F401  (connects the task signals)
+from . import scheduler, taskstats  # noqa: F401  (taskstats connects the task signals)
 from .broker import celery_settings
 from .db import forget_inherited_connections
 from .logs import setup_logging
@@ -24,9 +24,11 @@ def create_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
     from .dispatch import CeleryDispatcher
     from .services.context import Context
 
+    scheduler.check(settings.scheduler_filters, settings.scheduler_weighers)
     app = Celery("orchestrator", include=TASK_MODULES, set_as_current=set_as_current)
     app.config_from_object("celeryconfig")
     app.conf.update(celery_settings(settings))
+    app.backend_cls = settings.result_backend  # over CELERY_RESULT_BACKEND, which Celery would prefer
     app.context = Context(settings, CeleryDispatcher(app))
     return app
 

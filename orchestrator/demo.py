@@ -17,43 +17,42 @@ DEMO_FLAVORS = [
 
 
 def seed(session: Session, env: dict[str, str] | None = None) -> dict[str, list]:
-    """Create what is missing; running it twice changes nothing."""
+    """Create what is missing; running it twice changes nothing.
+
+    The simulated clusters are described by the `make run` stack's SIM_* variables (`env`,
+    or this process's environment)."""
     env = dict(os.environ if env is None else env)
-    clusters = int(env.get("SIM_CLUSTERS", "2"))
-    base_port = int(env.get("SIM_BASE_PORT", "5080"))
-    host = env.get("SIM_HOST", "127.0.0.1")
-    created: dict[str, list] = {"backends": [], "flavors": [], "images": []}
-    for index in range(clusters):
+    created = {"backends": _backends(session, env), "flavors": _flavors(session), "images": _image(session)}
+    session.commit()
+    return created
+
+
+def _backends(session: Session, env: dict[str, str]) -> list[str]:
+    base_port, host = int(env.get("SIM_BASE_PORT", "5080")), env.get("SIM_HOST", "127.0.0.1")
+    created = []
+    for index in range(int(env.get("SIM_CLUSTERS", "2"))):
         name = f"cluster{index + 1}.sim.local"
         if session.scalars(select(Backend).where(Backend.clustername == name)).first():
             continue
-        session.add(
-            Backend(
-                clustername=name,
-                host=host,
-                port=base_port + index,
-                scheme=env.get("SIM_SCHEME", "http"),
-                username=env.get("SIM_RAPI_USER", "rapi"),
-                password=env.get("SIM_RAPI_PASSWORD", "rapi-secret"),
-                verify_tls=False,
-                drained=False,
-            )
-        )
-        created["backends"].append(name)
+        session.add(Backend(clustername=name, host=host, port=base_port + index, scheme=env.get("SIM_SCHEME", "http"),
+                            username=env.get("SIM_RAPI_USER", "rapi"),
+                            password=env.get("SIM_RAPI_PASSWORD", "rapi-secret"), verify_tls=False, drained=False))
+        created.append(name)
+    return created
+
+
+def _flavors(session: Session) -> list[str]:
+    created = []
     for name, cpu, ram, disk, template in DEMO_FLAVORS:
         if not session.scalars(select(Flavor).where(Flavor.name == name)).first():
             session.add(Flavor(name=name, cpu=cpu, ram=ram, disk=disk, disk_template=template))
-            created["flavors"].append(name)
-    if not session.scalars(select(Image).where(Image.name == "debian-12")).first():
-        session.add(
-            Image(
-                name="debian-12",
-                location="debian-12-amd64.diskdump",
-                os="snf-image+default",
-                properties={"OSFAMILY": "linux", "ROOT_PARTITION": "1", "format": "diskdump"},
-                public=True,
-            )
-        )
-        created["images"].append("debian-12")
-    session.commit()
+            created.append(name)
     return created
+
+
+def _image(session: Session) -> list[str]:
+    if session.scalars(select(Image).where(Image.name == "debian-12")).first():
+        return []
+    session.add(Image(name="debian-12", location="debian-12-amd64.diskdump", os="snf-image+default", public=True,
+                      properties={"OSFAMILY": "linux", "ROOT_PARTITION": "1", "format": "diskdump"}))
+    return ["debian-12"]

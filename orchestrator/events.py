@@ -49,8 +49,6 @@ STATUS_RANK = {"queued": 0, "waiting": 1, "running": 2, "canceling": 3, "success
 # The columns an event can change; comparing them before and after says whether it did.
 TRACKED = ("operstate", "backend_job_id", "backend_job_status", "backend_opcode", "backend_log_msg",
            "backend_time", "build_percentage", "flavor_id", "deleted", "nics", "task")
-JOB_RECORD = ("backend_job_id", "backend_job_status", "backend_opcode", "backend_log_msg")
-TERMINAL = ("operstate", "deleted")
 
 
 class InvalidEvent(ValueError):
@@ -134,17 +132,6 @@ def _key(job_id: int | None, status: str | None) -> tuple[int, int]:
     return (-1 if job_id is None else job_id, STATUS_RANK.get(status or "", -1))
 
 
-def _record_job(server: Server, report: JobReport) -> None:
-    server.backend_job_id = report.job_id
-    server.backend_job_status = report.status
-    server.backend_opcode = report.opcode
-    server.backend_log_msg = report.log_msg
-
-
-def _terminal(server: Server) -> bool:
-    return server.deleted or server.operstate == OperState.DESTROYED.value
-
-
 def apply_op_status(session: Session, event: dict[str, Any], prefix: str, wait_for_chain: bool = True) -> str:
     """Apply one opcode status report. Returns the outcome: applied, duplicate, stale,
     unknown (not our prefix, or not in the database) or foreign (another cluster's).
@@ -158,12 +145,7 @@ def apply_op_status(session: Session, event: dict[str, Any], prefix: str, wait_f
         log.info("op_status for instance %r (job %s) is not ours: dropped", event.get("instance"), report.job_id)
         return UNKNOWN
     write_lock(session)
-    # Lock order as in the chain's steps: the operation, then the server.
-    op = session.scalars(
-        select(Operation).where(Operation.server_id == server_id, Operation.status.in_(IN_FLIGHT))
-        .options(lazyload(Operation.server)).with_for_update(of=Operation)
-        .execution_options(populate_existing=True)
-    ).first()
+    op = _operation_in_flight(session, server_id)  # lock order as in the chain: the operation, then the server
     server = _locked_server(session, server_id)
     if server is None:
         log.info("op_status for instance %r (job %s): no such server, dropped", event.get("instance"), report.job_id)
@@ -173,49 +155,55 @@ def apply_op_status(session: Session, event: dict[str, Any], prefix: str, wait_f
                     event.get("instance"), event.get("cluster"), server.id,
                     getattr(session_backend(server), "clustername", None))
         return FOREIGN
-    if op is not None and op.job_id is None:
-        if (wait_for_chain and job_status in FINAL_JOB_STATUSES and op.step in (Step.ALLOCATE.value, Step.SUBMIT.value)
-                and ACTIONS[op.kind].opcode == report.opcode):
-            raise NotYet(f"server {server.id}: operation {op.id} has not recorded its job yet")
-        op = None
-    elif op is not None and op.job_id != report.job_id:
-        op = None
+    op = _reported_operation(op, report, job_status, wait_for_chain)
     if op is not None:
         report = dataclasses.replace(report, extra={k: v for k, v in op.params.items() if k != "job_result"})
-
     before = _snapshot(server)
     event_key, server_key = _key(report.job_id, report.status), _key(server.backend_job_id, server.backend_job_status)
     if event_key >= server_key:
         # The newest report about this server: it becomes the record of its last job
         # (a report without a log message clears the previous job's).
-        newest = dataclasses.replace(report, log_msg=report.log_msg if report.log_msg is not None else "")
-        if not apply_job_report(server, newest):
-            _record_job(server, newest)  # older than the last success: the state stays
+        apply_job_report(server, dataclasses.replace(report, log_msg=report.log_msg or ""))
     elif report.is_final and (report.status == "success" or server.operstate == OperState.BUILD.value):
-        # A late end of an older job: what it does still counts (the state function's
-        # backend time decides), but the record of the newest job stays, and a destroyed
-        # server stays destroyed (a removal that found nothing to remove does not move
-        # the backend time, so that time alone cannot tell).
-        kept = JOB_RECORD + (TERMINAL if _terminal(server) else ())
-        saved = {name: getattr(server, name) for name in kept}
-        apply_job_report(server, report)
-        for name, value in saved.items():
-            setattr(server, name, value)
-
-    ended_operation = False
-    if op is not None and job_status in FINAL_JOB_STATUSES and op.step in (Step.POLL.value, Step.FINALIZE.value):
-        # What the chain's poll and finalize steps would do, in one commit.
-        if op.step == Step.POLL.value:
-            steps.conclude(op, dataclasses.replace(report, status=job_status, extra={}))
-        apply_job_report(server, steps.final_report(op))
-        steps.close_finalized(op)
-        ended_operation = True
-        log.info("op=%s server=%s %s finished %s by event", op.id, server.id, op.kind, op.status)
-
-    if ended_operation or _snapshot(server) != before:
+        apply_job_report(server, report, late=True)  # a late end of an older job: its state still counts
+    ended = op is not None and _end_operation(op, server, report, job_status)
+    if ended or _snapshot(server) != before:
         session.commit()
         return APPLIED
     return DUPLICATE if event_key == server_key else STALE
+
+
+def _operation_in_flight(session: Session, server_id: int) -> Operation | None:
+    return session.scalars(
+        select(Operation).where(Operation.server_id == server_id, Operation.status.in_(IN_FLIGHT))
+        .options(lazyload(Operation.server)).with_for_update(of=Operation)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _reported_operation(op: Operation | None, report: JobReport, job_status: str,
+                        wait_for_chain: bool) -> Operation | None:
+    """The in-flight operation this report is about (its job), or None."""
+    if op is None:
+        return None
+    if op.job_id is None:
+        if (wait_for_chain and job_status in FINAL_JOB_STATUSES and op.step in (Step.ALLOCATE.value, Step.SUBMIT.value)
+                and ACTIONS[op.kind].opcode == report.opcode):
+            raise NotYet(f"server {op.server_id}: operation {op.id} has not recorded its job yet")
+        return None
+    return op if op.job_id == report.job_id else None
+
+
+def _end_operation(op: Operation, server: Server, report: JobReport, job_status: str) -> bool:
+    """What the chain's poll and finalize steps would do, in one commit; True when the job ended."""
+    if job_status not in FINAL_JOB_STATUSES or op.step not in (Step.POLL.value, Step.FINALIZE.value):
+        return False
+    if op.step == Step.POLL.value:
+        steps.conclude(op, dataclasses.replace(report, status=job_status, extra={}))
+    apply_job_report(server, steps.final_report(op))
+    steps.close_finalized(op)
+    log.info("op=%s server=%s %s finished %s by event", op.id, server.id, op.kind, op.status)
+    return True
 
 
 def apply_build_progress(session: Session, event: dict[str, Any], prefix: str) -> str:

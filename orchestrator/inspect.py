@@ -15,10 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, Invalid
-from .models import Backend, Flavor, Image, Operation, OpStatus, Server, Step, utcnow
+from .ganeti import OP_SHUTDOWN, OP_STARTUP
+from .models import Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
 from .rapi import RapiClient, RapiError, RapiNotFound
 from .reconciliation import instance_nics, instance_operstate
 from .servers import last_operations
+from .state import JobReport, apply_job_report
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +125,35 @@ def _advance_sequence(session: Session, server_id: int) -> None:
                              "(SELECT last_value FROM " + seq + ")))"), {"seq": seq, "id": server_id})
 
 
+def _free_server_id(session: Session, instance_name: str, prefix: str) -> int:
+    """The id in the instance's name, if no server has it; otherwise a 4xx saying what to do."""
+    server_id = server_id_of(instance_name, prefix)
+    if server_id is None:
+        next_id = (session.scalar(select(Server.id).order_by(Server.id.desc()).limit(1)) or 0) + 1
+        raise Invalid(f"instance {instance_name!r} is not named {prefix}<id>: rename it on the cluster first "
+                      f"(gnt-instance rename {instance_name} {prefix}<a free id>, e.g. {prefix}{next_id + 1000})",
+                      field="instance_name")
+    if server_id > 2**31 - 1:
+        raise Invalid(f"server id {server_id} is out of range", field="instance_name")
+    if session.get(Server, server_id) is not None:
+        raise Conflict(f"server {server_id} already exists; {instance_name} is not an unknown instance",
+                       field="instance_name")
+    return server_id
+
+
+def _read_instance(client: RapiClient, backend: Backend, instance_name: str) -> dict[str, Any]:
+    try:
+        return client.instance(instance_name)
+    except RapiNotFound:
+        raise Invalid(f"instance {instance_name} does not exist on {backend.clustername}",
+                      field="instance_name") from None
+    except RapiError as exc:
+        raise Invalid(f"cannot read {instance_name} from {backend.clustername}: {exc.message}",
+                      field="backend_id") from None
+
+
 def import_server(session: Session, backend: Backend, instance_name: str, *, prefix: str, user_id: str,
-                  client: RapiClient,
-                  flavor_id: int | None = None, image_id: int | None = None, name: str | None = None,
+                  client: RapiClient, flavor_id: int | None = None, image_id: int | None = None, name: str | None = None,
                   by: str = "admin") -> tuple[Server, Operation]:
     """Adopt an instance the database does not know, as snf-manage server-import does.
 
@@ -138,30 +166,15 @@ def import_server(session: Session, backend: Backend, instance_name: str, *, pre
     disks (or the one given, checked); the image the one whose location is the instance's
     osparams img_id (or the one given). Recorded as a finished `import` operation.
     """
-    server_id = server_id_of(instance_name, prefix)
-    if server_id is None:
-        next_id = (session.scalar(select(Server.id).order_by(Server.id.desc()).limit(1)) or 0) + 1
-        raise Invalid(f"instance {instance_name!r} is not named {prefix}<id>: rename it on the cluster first "
-                      f"(gnt-instance rename {instance_name} {prefix}<a free id>, e.g. {prefix}{next_id + 1000})",
-                      field="instance_name")
-    if server_id > 2**31 - 1:
-        raise Invalid(f"server id {server_id} is out of range", field="instance_name")
-    if session.get(Server, server_id) is not None:
-        raise Conflict(f"server {server_id} already exists; {instance_name} is not an unknown instance",
-                       field="instance_name")
-    try:
-        inst = client.instance(instance_name)
-    except RapiNotFound:
-        raise Invalid(f"instance {instance_name} does not exist on {backend.clustername}",
-                      field="instance_name") from None
-    except RapiError as exc:
-        raise Invalid(f"cannot read {instance_name} from {backend.clustername}: {exc.message}",
-                      field="backend_id") from None
+    server_id = _free_server_id(session, instance_name, prefix)
+    inst = _read_instance(client, backend, instance_name)
     flavor = _flavor_for(session, inst, flavor_id)
     image = _image_for(session, inst, image_id)
     server = Server(id=server_id, user_id=user_id, name=name or instance_name, flavor=flavor, image=image,
-                    backend_id=backend.id, operstate=instance_operstate(inst), nics=instance_nics(inst),
-                    build_percentage=100, backend_log_msg=f"imported from {backend.clustername}")
+                    backend_id=backend.id, nics=instance_nics(inst), build_percentage=100)
+    running = instance_operstate(inst) == OperState.STARTED.value
+    apply_job_report(server, JobReport.local(OP_STARTUP if running else OP_SHUTDOWN, "success",
+                                             log_msg=f"imported from {backend.clustername}"))
     try:
         with session.begin_nested():
             session.add(server)

@@ -7,8 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, NotFound
-from .models import IN_FLIGHT, Operation, OperState, OpStatus, Step, utcnow
+from .ganeti import OP_CREATE
+from .models import IN_FLIGHT, Operation, OpStatus, Step, utcnow
 from .servers import in_flight
+from .state import JobReport, apply_job_report
 
 
 def get_operation(session: Session, op_id: int, *, user_id: str, admin: bool) -> Operation:
@@ -59,8 +61,8 @@ def reopen(session: Session, op: Operation) -> Operation:
     op.attempts = 0
     op.redrives = 0
     op.finished_at = None
-    if op.kind == "create" and server is not None and server.operstate == OperState.ERROR.value:
-        server.operstate = OperState.BUILD.value
+    if op.kind == "create" and server is not None:
+        apply_job_report(server, JobReport.local(OP_CREATE, "queued"))  # an ERROR server builds again
     session.flush()
     return op
 

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from .actions import ACTIONS
 from .catalog import is_unregistered
 from .errors import Conflict, Forbidden, Invalid, NotFound
+from .ganeti import OP_REMOVE
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
+from .state import JobReport, apply_job_report
 
 # Operstates each user action may start from, as Synnefo allows them.
 ALLOWED_FROM = {
@@ -61,7 +63,7 @@ def request_create(
             raise Invalid("only administrators may choose a backend", field="backend_id")
         if session.get(Backend, backend_id) is None:
             raise Invalid(f"backend {backend_id} does not exist", field="backend_id")
-    server = Server(user_id=user_id, name=name, flavor=flavor, image=image, operstate=OperState.BUILD.value)
+    server = Server(user_id=user_id, name=name, flavor=flavor, image=image)  # in BUILD
     session.add(server)
     session.flush()
     params: dict[str, Any] = {}
@@ -138,8 +140,7 @@ def request_action(
         op_params.update(_resize_params(session, server, params.get("flavor_id")))
     if server.backend_id is None and action == "destroy":
         # The create never reached a cluster: nothing to remove there.
-        server.operstate = OperState.DESTROYED.value
-        server.deleted = True
+        apply_job_report(server, JobReport.local(OP_REMOVE, "success"))
         op = Operation(kind=action, server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
                        step=Step.DONE.value, finished_at=utcnow())
         return _insert_operation(session, op)

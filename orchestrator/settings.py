@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,7 @@ def _env(name: str, parse: Callable[[str], Any] = str) -> dict[str, Any]:
     return {"env": name, "parse": parse}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     # The four locations; from_env derives their defaults from ORCHESTRATOR_VAR_DIR and REDIS_PORT.
     var_dir: Path = Path("var")
@@ -117,6 +118,14 @@ class Settings:
             public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT') or 8000}",
             **values,
         )
+
+    def __repr__(self) -> str:
+        """Without secrets: the admin token and the passwords in URLs never reach a log line."""
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        shown["admin_token"] = "***"
+        for name in ("database_url", "broker_url", "result_backend", "redis_url"):
+            shown[name] = re.sub(r"(://[^:/@;]*:)[^@;]*@", r"\1***@", shown[name])
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import allocator, backends
 from .actions import ACTIONS
 from .crashpoints import crash_point
-from .ganeti import FINAL_JOB_STATUSES, carries_reason, ganeti_time, op_tag
+from .ganeti import FINAL_JOB_STATUSES, OP_CREATE, carries_reason, ganeti_time, op_tag
 from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
 from .state import JobReport, apply_job_report
@@ -60,8 +60,7 @@ def fail(session: Session, op: Operation, message: str) -> None:
     _close(op, OpStatus.FAILED)
     server = op.server
     if server is not None and op.kind == "create" and server.operstate == OperState.BUILD.value:
-        server.operstate = OperState.ERROR.value
-        server.backend_log_msg = message
+        apply_job_report(server, JobReport.local(OP_CREATE, "error", log_msg=message))
     log.warning("op=%s server=%s %s failed: %s", op.id, op.server_id, op.kind, message)
 
 

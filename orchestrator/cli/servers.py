@@ -8,7 +8,6 @@ import time
 import click
 
 from .. import servers as server_rules
-from ..auth import Principal
 from ..models import Operation, Server
 from ..services import operations, servers
 from ..services.context import Context
@@ -59,9 +58,8 @@ def server() -> None:
 def server_create(services: Context, user_id, name, flavor_id, image_id, backend_id, password, wait, timeout,
                   output) -> None:
     """Create a server for a user: the row and its operation are committed, then the chain is enqueued."""
-    # The server belongs to the acting principal: the operator acts as --user, with admin rights.
     with services.session() as session:
-        created = servers.create(services, session, Principal(user_id, True), name=name, flavor_id=flavor_id,
+        created = servers.create(services, session, ADMIN, owner=user_id, name=name, flavor_id=flavor_id,
                                  image_id=image_id, password=password, backend_id=backend_id)
         shown = {**server_row(created.server), "operation_id": created.operation.id,
                  "config_url": created.config_url}

@@ -34,7 +34,7 @@ DEFAULT_FILTERS: tuple[str, ...] = ("usable", "disk_template", "room")
 DEFAULT_WEIGHERS: tuple[str, ...] = ("vcpu", "mem_disk")
 
 __all__ = ["DEFAULT_FILTERS", "DEFAULT_WEIGHERS", "FILTERS", "WEIGHERS", "Filter", "Weigher",
-           "is_relaxable", "load", "passing", "relaxable", "split", "total"]
+           "check", "is_relaxable", "load", "passing", "relaxable", "split", "total"]
 
 
 def _resolve(name: str, registry: Mapping[str, Any]) -> Any:
@@ -74,3 +74,10 @@ def passing(backends: Iterable[Backend], demand: Demand, rules: Sequence[Filter]
 def total(backend: Backend, rules: Sequence[Weigher]) -> float:
     """The backend's score: the sum of its weights, lower is better."""
     return sum((rule(backend) for rule in rules), 0.0)
+
+
+def check(filter_names: Sequence[str], weigher_names: Sequence[str]) -> None:
+    """Resolve SCHEDULER_FILTERS and SCHEDULER_WEIGHERS once when a process starts, so a
+    mistyped name stops the worker at once instead of failing every create."""
+    load(filter_names or DEFAULT_FILTERS, FILTERS)
+    load(weigher_names or DEFAULT_WEIGHERS, WEIGHERS)

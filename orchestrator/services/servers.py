@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .. import inspect, servers, vmconfig
 from ..auth import Principal
-from ..errors import Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound
 from ..models import Backend, Operation, Server
 from ..state import api_status
 from . import handover
@@ -33,13 +33,18 @@ def get(ctx: Context, session: Session, who: Principal, server_id: int) -> Serve
 
 
 def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_id: int, image_id: int,
-           password: str | None = None, backend_id: int | None = None) -> Created:
+           password: str | None = None, backend_id: int | None = None, owner: str | None = None) -> Created:
     """Validate, keep the password behind two one-time URLs (the user's and the installer's,
-    in Redis only), write the server and its operation, commit, dispatch."""
+    in Redis only), write the server and its operation, commit, dispatch.
+
+    The server is the caller's, or `owner`'s when an administrator creates it for a user."""
+    if owner is not None and owner != who.user_id and not who.admin:
+        raise Forbidden("only administrators may create a server for another user", field="owner")
+    owner = owner or who.user_id
     servers.usable_flavor(session, flavor_id)  # bad input leaves nothing anywhere, Redis included
-    servers.visible_image(session, image_id, who.user_id, admin=who.admin)
+    servers.visible_image(session, image_id, owner, admin=who.admin)
     user_url, installer_url = _config_urls(ctx, password or vmconfig.generate_password(), name)
-    server, op = servers.request_create(session, user_id=who.user_id, admin=who.admin, name=name,
+    server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
                                         flavor_id=flavor_id, image_id=image_id, backend_id=backend_id,
                                         config_url=installer_url)
     session.commit()

@@ -48,3 +48,20 @@ def active_server(stack, headers=None, **body) -> dict:
     server = stack.wait_status(created["id"], {"ACTIVE", "ERROR"})
     assert server["status"] == "ACTIVE", server
     return {**server, "config_url": created.get("config_url"), "operation": created["operation"]}
+
+
+def fail_next_jobs(stack, count: int) -> None:
+    for cluster in stack.sim.clusters:
+        response = requests.post(f"{cluster.url}/sim/faults", json={"fail_next_jobs": count}, auth=RAPI_AUTH, timeout=5)
+        assert response.status_code in (200, 204), response.text
+
+
+def clear_faults(stack) -> None:
+    for cluster in stack.sim.clusters:
+        requests.delete(f"{cluster.url}/sim/faults", auth=RAPI_AUTH, timeout=5).raise_for_status()
+
+
+def set_faults(stack, **faults) -> None:
+    for cluster in stack.sim.clusters:
+        response = requests.post(f"{cluster.url}/sim/faults", json=faults, auth=RAPI_AUTH, timeout=5)
+        assert response.status_code in (200, 204), response.text

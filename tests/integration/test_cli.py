@@ -7,8 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import main
-from tests.integration.test_operator import _clear_faults, _fail_next_jobs
-from tests.integration.helpers import instances_named, wait_operation
+from tests.integration.helpers import clear_faults, fail_next_jobs, instances_named, wait_operation
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +17,12 @@ def run(*args: str):
 
 
 def test_operation_list_show_retry(stack):
-    _fail_next_jobs(stack, 1)
+    fail_next_jobs(stack, 1)
     try:
         _, created = stack.create_server(name="cli-retry")
         op = wait_operation(stack, created["operation"]["id"])
     finally:
-        _clear_faults(stack)
+        clear_faults(stack)
     assert op["status"] == "FAILED"
 
     listed = run("operation", "list", "--status", "FAILED", "--output", "json")

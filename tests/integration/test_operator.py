@@ -2,33 +2,21 @@
 from __future__ import annotations
 
 import pytest
-import requests
 from sqlalchemy import text
 
-from tests.integration.helpers import RAPI_AUTH, instances_named, wait_operation
+from tests.integration.helpers import clear_faults, fail_next_jobs, instances_named, set_faults, wait_operation
 
 pytestmark = pytest.mark.integration
 
 
-def _fail_next_jobs(stack, count: int) -> None:
-    for cluster in stack.sim.clusters:
-        response = requests.post(f"{cluster.url}/sim/faults", json={"fail_next_jobs": count}, auth=RAPI_AUTH, timeout=5)
-        assert response.status_code in (200, 204), response.text
-
-
-def _clear_faults(stack) -> None:
-    for cluster in stack.sim.clusters:
-        requests.delete(f"{cluster.url}/sim/faults", auth=RAPI_AUTH, timeout=5).raise_for_status()
-
-
 def test_failed_job_then_retry_through_the_api(stack):
-    _fail_next_jobs(stack, 1)
+    fail_next_jobs(stack, 1)
     try:
         status, created = stack.create_server(name="retry-me")
         assert status == 202
         op = wait_operation(stack, created["operation"]["id"])
     finally:
-        _clear_faults(stack)
+        clear_faults(stack)
     assert op["status"] == "FAILED" and op["error"]
     assert stack.server(created["id"])["status"] == "ERROR"
     failed = stack.client.get("/api/v1/operations", query_string={"status": "FAILED"}, headers=stack.admin_headers)
@@ -66,22 +54,16 @@ def test_one_time_password_url_and_no_password_anywhere(stack):
         assert password not in str(instance)
 
 
-def _set_faults(stack, **faults) -> None:
-    for cluster in stack.sim.clusters:
-        response = requests.post(f"{cluster.url}/sim/faults", json=faults, auth=RAPI_AUTH, timeout=5)
-        assert response.status_code in (200, 204), response.text
-
-
 def test_transient_rapi_failures_are_retried_then_fail_visibly(stack):
     server = stack.wait_status(stack.create_server(name="flaky")[1]["id"], {"ACTIVE"})
-    _set_faults(stack, http_error_rate=1.0, http_error_code=503)
+    set_faults(stack, http_error_rate=1.0, http_error_code=503)
     try:
         response = stack.client.post(f"/api/v1/servers/{server['id']}/actions", json={"action": "shutdown"},
                                      headers=stack.admin_headers)
         assert response.status_code == 202
         op = wait_operation(stack, response.json["id"], timeout=60)
     finally:
-        _clear_faults(stack)
+        clear_faults(stack)
     assert op["status"] == "FAILED"
     assert "gave up after 4 attempts" in op["error"] and "503" in op["error"]
     assert stack.server(server["id"])["status"] == "ACTIVE"  # Ganeti never got the shutdown
@@ -93,12 +75,12 @@ def test_transient_rapi_failures_are_retried_then_fail_visibly(stack):
 
 
 def test_transient_failures_below_the_limit_are_invisible(stack):
-    _set_faults(stack, http_error_rate=0.15, http_error_code=502)
+    set_faults(stack, http_error_rate=0.15, http_error_code=502)
     try:
         status, created = stack.create_server(name="bumpy")
         op = wait_operation(stack, created["operation"]["id"], timeout=60)
     finally:
-        _clear_faults(stack)
+        clear_faults(stack)
     assert op["status"] == "SUCCEEDED", op
     assert len(instances_named(stack, f"snf-{created['id']}")) == 1
 
@@ -107,13 +89,13 @@ def test_rerunning_the_failed_task_as_flower_does_resumes_the_operation(stack):
     app = stack.celery
 
     server = stack.wait_status(stack.create_server(name="flower-rerun")[1]["id"], {"ACTIVE"})
-    _set_faults(stack, http_error_rate=1.0, http_error_code=503)
+    set_faults(stack, http_error_rate=1.0, http_error_code=503)
     try:
         response = stack.client.post(f"/api/v1/servers/{server['id']}/actions", json={"action": "shutdown"},
                                      headers=stack.admin_headers)
         op = wait_operation(stack, response.json["id"], timeout=60)
     finally:
-        _clear_faults(stack)
+        clear_faults(stack)
     assert op["status"] == "FAILED"
     with stack.session() as session:
         from orchestrator.models import Operation

@@ -1,0 +1,25 @@
+"""One pooled RapiClient per backend row, shared by every task in a worker process so
+connections are reused; a client is replaced when the row's address or credentials change."""
+from __future__ import annotations
+
+import threading
+
+from .client import RapiClient
+from .transport import Endpoint
+
+_clients: dict[tuple, RapiClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(backend, *, timeout: float = 10.0, ca_file: str | None = None, read_retries: int = 3) -> RapiClient:
+    """The pooled client of a backend row, rebuilt when its address or credentials change."""
+    verify: bool | str = (ca_file or True) if backend.verify_tls else False
+    endpoint = Endpoint(backend.base_url, backend.username, backend.password, verify, timeout)
+    key = (backend.id, endpoint, read_retries)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            for stale in [k for k in _clients if k[0] == backend.id and k[1] != endpoint]:
+                _clients.pop(stale).session.close()
+            client = _clients[key] = RapiClient(endpoint, read_retries=read_retries)
+        return client

@@ -1,7 +1,6 @@
 """Marshmallow schemas: the shape of every request and response."""
 from __future__ import annotations
 
-import datetime as dt
 
 import marshmallow as ma
 from marshmallow import validate
@@ -15,13 +14,8 @@ NAME = validate.Length(min=1, max=255)
 ID = validate.Range(min=0, max=2**31 - 1)
 
 
-class UtcDateTime(ma.fields.DateTime):
-    """RFC 3339 with its offset, always: SQLite hands back naive datetimes, which are UTC."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
+# RFC 3339 with its offset: the models hand back aware UTC datetimes (models.UtcDateTime).
+UtcDateTime = ma.fields.DateTime
 
 
 class OperationSchema(ma.Schema):

@@ -206,6 +206,20 @@ def _end_operation(op: Operation, server: Server, report: JobReport, job_status:
     return True
 
 
+def _server_of(session: Session, event: dict[str, Any], prefix: str) -> tuple[Server | None, str | None]:
+    """The event's server, row locked, or None and the outcome (unknown, foreign) that drops it."""
+    server_id = Server.id_of_instance(event.get("instance"), prefix)
+    if server_id is None:
+        return None, UNKNOWN
+    write_lock(session)
+    server = _locked_server(session, server_id)
+    if server is None:
+        return None, UNKNOWN
+    if _foreign(server, event):
+        return None, FOREIGN
+    return server, None
+
+
 def apply_build_progress(session: Session, event: dict[str, Any], prefix: str) -> str:
     """Progress only rises: a late or repeated report changes nothing, and the create's
     success shows 100 whatever arrives after it."""
@@ -213,15 +227,9 @@ def apply_build_progress(session: Session, event: dict[str, Any], prefix: str) -
     percentage = int(_finite(event.get("percentage"), "percentage"))
     if not 0 <= percentage <= 100:
         raise InvalidEvent(f"percentage out of range: {percentage}")
-    server_id = Server.id_of_instance(event.get("instance"), prefix)
-    if server_id is None:
-        return UNKNOWN
-    write_lock(session)
-    server = _locked_server(session, server_id)
+    server, outcome = _server_of(session, event, prefix)
     if server is None:
-        return UNKNOWN
-    if _foreign(server, event):
-        return FOREIGN
+        return outcome
     if percentage == server.build_percentage:
         return DUPLICATE
     if percentage < server.build_percentage:
@@ -249,15 +257,9 @@ def apply_nic_info(session: Session, event: dict[str, Any], prefix: str) -> str:
     if not isinstance(raw, list):
         raise InvalidEvent("nic_info needs a list of nics")
     nics = sorted((_nic(i, n) for i, n in enumerate(raw)), key=lambda n: n["index"])
-    server_id = Server.id_of_instance(event.get("instance"), prefix)
-    if server_id is None:
-        return UNKNOWN
-    write_lock(session)
-    server = _locked_server(session, server_id)
+    server, outcome = _server_of(session, event, prefix)
     if server is None:
-        return UNKNOWN
-    if _foreign(server, event):
-        return FOREIGN
+        return outcome
     timestamp = _finite(event["timestamp"], "timestamp") if event.get("timestamp") is not None else None
     if timestamp is not None and server.nics_time is not None and timestamp < server.nics_time:
         return STALE  # a newer report is already shown

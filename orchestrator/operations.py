@@ -20,22 +20,6 @@ def get_operation(session: Session, op_id: int, *, user_id: str, admin: bool) ->
     return op
 
 
-def list_operations(
-    session: Session, *, user_id: str, admin: bool, status: str | None = None, kind: str | None = None,
-    server_id: int | None = None, limit: int = 100,
-) -> list[Operation]:
-    query = select(Operation).order_by(Operation.id.desc()).limit(limit)
-    if not admin:
-        query = query.where(Operation.user_id == user_id)
-    if status:
-        query = query.where(Operation.status == status)
-    if kind:
-        query = query.where(Operation.kind == kind)
-    if server_id is not None:
-        query = query.where(Operation.server_id == server_id)
-    return list(session.scalars(query))
-
-
 def reopen(session: Session, op: Operation) -> Operation:
     """Make a FAILED operation resume at the step that failed (flushed, not committed).
 

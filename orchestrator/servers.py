@@ -182,13 +182,6 @@ def get_server(session: Session, server_id: int, *, user_id: str, admin: bool) -
     return server
 
 
-def list_servers(session: Session, *, user_id: str, admin: bool) -> list[Server]:
-    query = select(Server).order_by(Server.id)
-    if not admin:
-        query = query.where(Server.user_id == user_id)
-    return list(session.scalars(query))
-
-
 # API statuses a list can be filtered by, and what each means in the database.
 API_STATUSES = ("BUILD", "ACTIVE", "STOPPED", "ERROR", "DELETED", "REBOOT", "RESIZE")
 SERVER_FILTERS = ("status", "backend_id", "user_id", "flavor_id", "image_id", "name")

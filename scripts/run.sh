@@ -38,13 +38,11 @@ default SIM_CLUSTERS 2
 default SIM_RAPI_USER rapi
 default SIM_RAPI_PASSWORD rapi-secret
 default SIM_JOB_DURATION 2
-default CELERY_BROKER_URL "redis://127.0.0.1:$REDIS_PORT/0"
-default CELERY_RESULT_BACKEND "redis://127.0.0.1:$REDIS_PORT/1"
-default REDIS_URL "redis://127.0.0.1:$REDIS_PORT/2"
+# The broker, result backend, REDIS_URL and PUBLIC_API_URL derive from REDIS_PORT and API_PORT
+# in orchestrator/settings.py, the one place their defaults are written.
 default ORCHESTRATOR_ADMIN_TOKEN dev-admin-token
 # Flower reads FLOWER_BASIC_AUTH itself (user:password[,user:password]); its API needs it.
 default FLOWER_BASIC_AUTH flower:dev-flower-password
-default PUBLIC_API_URL "http://127.0.0.1:$API_PORT"
 export PATH="$ROOT/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 

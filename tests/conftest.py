@@ -83,6 +83,20 @@ def postgres_server(tmp_path_factory) -> Iterator:
     server.stop()
 
 
+def stop_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Stop a process started in a session of its own, with its children; SIGKILL if it lingers."""
+    if proc is None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @dataclass
 class Worker:
     """A real `celery worker` process (prefork), so it can be killed like one in production."""
@@ -125,21 +139,31 @@ class Worker:
 
     def stop(self) -> None:
         """Warm shutdown of the whole process group; SIGKILL if it lingers."""
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_group(self.proc)
         self.proc = None
 
 
+class StackAccess:
+    """What every stack offers a test: the API's test client, a database session, a server as
+    the API shows it (`app`, `db_url` and `admin_headers` are the stack's)."""
+
+    @property
+    def client(self):
+        return self.app.test_client()
+
+    def session(self):
+        from orchestrator.db import get_sessionmaker
+
+        return get_sessionmaker(self.db_url)()
+
+    def server(self, server_id: int) -> dict:
+        response = self.client.get(f"/api/v1/servers/{server_id}", headers=self.admin_headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
+
 @dataclass
-class Stack:
+class Stack(StackAccess):
     """Everything a user or operator touches, wired together on one database."""
 
     kind: str
@@ -157,20 +181,6 @@ class Stack:
     def ctx(self):
         """The services' context of this process (orchestrator.services.context.Context)."""
         return self.celery.context
-
-    @property
-    def client(self):
-        return self.app.test_client()
-
-    def session(self):
-        from orchestrator.db import get_sessionmaker
-
-        return get_sessionmaker(self.db_url)()
-
-    def server(self, server_id: int) -> dict:
-        response = self.client.get(f"/api/v1/servers/{server_id}", headers=self.admin_headers)
-        assert response.status_code == 200, response.json
-        return response.json
 
     def wait_status(self, server_id: int, statuses: set[str], timeout: float = 60.0) -> dict:
         return wait_for(

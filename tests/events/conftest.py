@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Worker, stack_env, use_env, wait_for
+from tests.conftest import ROOT, StackAccess, Worker, stack_env, stop_group, use_env, wait_for
 
 SENT_RE = re.compile(r" sent (\w+) id=(\S+) ")
 APPLIED_RE = re.compile(r" event (\w+) id=(\S+) instance=\S+ outcome=(\w+)")
@@ -56,16 +56,7 @@ class Agent:
             raise RuntimeError(f"agent exited {self.proc.returncode}:\n{self.log_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(timeout=20)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_group(self.proc, sig, timeout=20)
         self.proc = None
 
     def log_text(self) -> str:
@@ -80,7 +71,7 @@ class Agent:
 
 
 @dataclass
-class EventStack:
+class EventStack(StackAccess):
     db_url: str
     env: dict[str, str]
     redis: object
@@ -91,20 +82,6 @@ class EventStack:
     tmp: Path
     admin_headers: dict[str, str] = field(default_factory=lambda: {"Authorization": "Bearer test-admin-token"})
     celery: object = None  # this process's Celery app for the stack
-
-    @property
-    def client(self):
-        return self.app.test_client()
-
-    def session(self):
-        from orchestrator.db import get_sessionmaker
-
-        return get_sessionmaker(self.db_url)()
-
-    def server(self, server_id: int) -> dict:
-        response = self.client.get(f"/api/v1/servers/{server_id}", headers=self.admin_headers)
-        assert response.status_code == 200, response.json
-        return response.json
 
     def create_server(self, **body) -> dict:
         body.setdefault("flavor_id", 1)

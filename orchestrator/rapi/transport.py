@@ -5,8 +5,9 @@ mapping of every failure to a RapiError.
   and 500/502/503/504. Writes (PUT/POST/DELETE) are never retried once the request may
   have reached the cluster: a retried create could start a second job.
 - Every call has a timeout: `Endpoint.timeout` for connect and for each read (callers may
-  pass a longer one, as the long poll does). A GET's worst case is (read_retries + 1)
-  timeouts plus the backoff.
+  pass a longer one, as the long poll does), and a total deadline (`Endpoint.deadline`,
+  by default three timeouts; never less than the call's own timeout and one more), retries
+  included, so a cluster that trickles its answer cannot hold the caller (rapi.deadline).
 - Credentials go to `requests` as basic auth and are never formatted into messages, logs
   or reprs; credentials in the URL's userinfo are lifted out and hidden too.
 """
@@ -21,10 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from .deadline import GuardedAdapter, within
 from .errors import (RapiBadRequest, RapiCertificateError, RapiConflict, RapiError, RapiNotFound,
                      RapiUnauthorized, RapiUnavailable, RapiUnsupported)
 from .params import encode_query
@@ -54,6 +55,11 @@ class Endpoint:
     password: str = field(repr=False)
     verify: bool | str = True  # True: system CAs; a path: that CA file; False: no verification
     timeout: float = 10.0
+    deadline: float | None = None  # a whole call's limit; None: three timeouts
+
+    def deadline_for(self, timeout: float) -> float:
+        """The total deadline of a call whose read timeout is `timeout`."""
+        return max(self.deadline or 3 * self.timeout, timeout + self.timeout)
 
 
 def split_credentials(base_url: str) -> tuple[str, str | None, str | None]:
@@ -92,7 +98,7 @@ def new_session(auth: tuple[str, str], verify: bool | str, read_retries: int) ->
     session.auth = auth
     session.verify = verify
     session.headers.update({"Accept": "application/json", "User-Agent": "ganeti-orchestrator"})
-    adapter = HTTPAdapter(max_retries=read_retry(read_retries), pool_maxsize=16)
+    adapter = GuardedAdapter(max_retries=read_retry(read_retries), pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -164,18 +170,33 @@ class Transport:
                   time.monotonic() - started)
         return decode(method, path, response)
 
+    def exchange(self, method: str, path: str, params: list[tuple[str, Any]], body: Any,
+                 timeout: float) -> requests.Response:
+        """The HTTP exchange, its body read, within the call's total deadline."""
+        deadline = self.endpoint.deadline_for(timeout)
+        with within(deadline) as watch:
+            try:
+                response = self.session.request(
+                    method, self.base + path, params=params or None, json=body, timeout=timeout,
+                    # Per request, not only on the session: requests lets REQUESTS_CA_BUNDLE /
+                    # CURL_CA_BUNDLE override a session's verify (psf/requests#3829).
+                    verify=self.endpoint.verify,
+                    allow_redirects=False,  # RAPI never redirects; a followed POST would turn into a GET
+                )
+            except (requests.RequestException, OSError):
+                if not watch.expired:
+                    raise
+                response = None
+        if watch.expired:  # a cut connection may also read as a short, complete-looking answer
+            raise RapiUnavailable(f"{method} {path}: no complete answer within {deadline:g}s")
+        return response
+
     def send(self, method: str, path: str, params: list[tuple[str, Any]], body: Any,
              timeout: float) -> requests.Response:
         """The HTTP exchange; errors before an answer become RapiUnavailable (or
         RapiCertificateError), each raised `from None` to keep requests' detail out."""
         try:
-            return self.session.request(
-                method, self.base + path, params=params or None, json=body, timeout=timeout,
-                # Per request, not only on the session: requests lets REQUESTS_CA_BUNDLE /
-                # CURL_CA_BUNDLE override a session's verify (psf/requests#3829).
-                verify=self.endpoint.verify,
-                allow_redirects=False,  # RAPI never redirects; a followed POST would turn into a GET
-            )
+            return self.exchange(method, path, params, body, timeout)
         except requests.exceptions.SSLError:
             raise RapiCertificateError(
                 f"{method} {path}: TLS certificate verification failed"

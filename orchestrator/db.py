@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import pathlib
 from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event
@@ -35,13 +37,19 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            import pathlib
-
-            pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(pathlib.Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _private_file(path: pathlib.Path) -> None:
+    """The SQLite file (it holds the clusters' credentials) readable by its owner only, created
+    so if it does not exist yet; SQLite's journal files take the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
 
 
 def forget_inherited_connections() -> None:

@@ -64,7 +64,11 @@ if [ ${#busy[@]} -gt 0 ]; then
     exit 1
 fi
 
+# var/ holds the database (with the clusters' credentials), the beat schedule, Flower's db and
+# the agents' spools: every file the stack creates is its owner's only.
+umask 077
 mkdir -p var
+chmod 700 var
 
 # --- database and demo data ----------------------------------------------------------------
 .venv/bin/orchestrator db upgrade

@@ -2,8 +2,8 @@
 with a context of one's own (the tests' dispatcher on their own broker)."""
 from __future__ import annotations
 
-from flask import Flask, g
-from flask_smorest import Api
+from flask import Flask, g, request
+from flask_smorest import Api, abort
 from werkzeug.routing import IntegerConverter
 
 from orchestrator.logs import setup_logging
@@ -33,10 +33,13 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
     context = context or build_context(settings)
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter
-    app.config.update(SETTINGS=settings, API_TITLE="Ganeti orchestrator", API_VERSION="v1", **docs.config())
+    # A body larger than this is refused (413) before it is read, and never read past it.
+    app.config.update(SETTINGS=settings, API_TITLE="Ganeti orchestrator", API_VERSION="v1",
+                      MAX_CONTENT_LENGTH=settings.api_max_body_bytes, **docs.config())
     app.extensions["context"] = context
     if not app.debug:
         setup_logging(settings.log_level, settings.log_levels)
+    _bounded_bodies(app, settings.api_max_body_bytes)
     _session_per_request(app, context)
     api = OrchestratorApi(app)
     for blueprint in BLUEPRINTS:
@@ -45,6 +48,15 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
     docs.install(app)
     metrics.install(app, context)
     return app
+
+
+def _bounded_bodies(app: Flask, limit: int) -> None:
+    """Whatever the endpoint, a declared length over the limit is a 413 at once; a body
+    without one (chunked) is cut at the limit by MAX_CONTENT_LENGTH when it is read."""
+    @app.before_request
+    def _refuse_large_bodies() -> None:
+        if request.content_length is not None and request.content_length > limit:
+            abort(413, message=f"the request body is larger than {limit} bytes (API_MAX_BODY_BYTES)")
 
 
 def _session_per_request(app: Flask, context: Context) -> None:

@@ -13,16 +13,18 @@ log = logging.getLogger(__name__)
 
 STATUS_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                 405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed",
-                415: "Unsupported Media Type", 422: "Unprocessable Entity", 428: "Precondition Required",
+                413: "Content Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
+                428: "Precondition Required",
                 500: "Internal Server Error", 503: "Service Unavailable"}
 
 # What each documented error means, for the spec.
 ERROR_DESCRIPTIONS = {
-    400: "the body is not valid JSON",
+    400: "the body is not valid JSON, or nested too deeply",
     401: "missing, invalid or revoked bearer token",
     403: "administrators only",
     404: "no such resource, or not the caller's to see",
     409: "conflicts with the resource's state",
+    413: "the request body is larger than API_MAX_BODY_BYTES",
     422: "invalid input: `errors` names the fields at fault",
 }
 
@@ -94,7 +96,10 @@ def register(app: Flask) -> None:
 
 
 def documents(blp, *codes: int):
-    """Document error responses (the one error shape) on an endpoint."""
+    """Document error responses (the one error shape) on an endpoint; one that takes a body
+    (documents 400) also answers 413 to a body over API_MAX_BODY_BYTES."""
+    if 400 in codes and 413 not in codes:
+        codes = (*codes, 413)
 
     def decorator(func):
         for code in sorted(codes, reverse=True):

@@ -59,6 +59,10 @@ class TaskCollector:
         yield from (count, seconds)
 
 
+# A label per method a client invents would be a new series each: the rest count as OTHER.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def install(app: Flask, context) -> None:
     registry = CollectorRegistry()
     latency = Histogram("orchestrator_http_request_seconds", "API request latency",
@@ -75,7 +79,8 @@ def install(app: Flask, context) -> None:
         started = g.pop("request_started", None)
         if started is not None:
             endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-            latency.labels(request.method, endpoint, str(response.status_code)).observe(time.perf_counter() - started)
+            method = request.method if request.method in METHODS else "OTHER"
+            latency.labels(method, endpoint, str(response.status_code)).observe(time.perf_counter() - started)
         return response
 
     @app.get("/metrics")

@@ -1,15 +1,31 @@
 """Marshmallow schemas: the shape of every request and response."""
 from __future__ import annotations
 
+import math
 
 import marshmallow as ma
 from marshmallow import validate
 
-from orchestrator import catalog
+from orchestrator import auth, catalog, validation
+from orchestrator.errors import Invalid
 from orchestrator.servers import API_STATUSES
 from orchestrator.state import api_status
 
-NAME = validate.Length(min=1, max=255)
+
+def rule(check, *args):
+    """A domain check (orchestrator.catalog, orchestrator.auth) as a marshmallow validator, so
+    the API refuses in the schema, naming the field, what the CLI is refused by the domain."""
+    def validator(value):
+        try:
+            check(value, *args)
+        except Invalid as exc:
+            raise ma.ValidationError(exc.message) from None
+    return validator
+
+
+# Names (servers, images, flavors, clusters) and user ids: printable, bounded (validation.check_name).
+NAME = [validate.Length(min=1, max=validation.NAME_MAX), rule(validation.check_name, "name")]
+USER_ID = [validate.Length(min=1, max=validation.NAME_MAX), rule(auth.check_user_id)]
 # Ids are 32-bit integers in the database: anything larger is no id (a 422, never a 500).
 ID = validate.Range(min=0, max=2**31 - 1)
 
@@ -68,7 +84,8 @@ class ServerCreateSchema(ma.Schema):
     image_id = ma.fields.Integer(validate=ID, required=True, strict=True)
     backend_id = ma.fields.Integer(validate=ID, strict=True, load_default=None, metadata={"description": "admin only"})
     password = ma.fields.String(load_only=True, load_default=None, validate=validate.Length(min=8, max=128),
-                                metadata={"description": "generated when absent; never stored"})
+                                metadata={"description": "generated when absent; never stored; printable text "
+                                                         "(the service refuses control characters)"})
 
 
 class ServerAcceptedSchema(ServerSchema):
@@ -88,9 +105,9 @@ class ActionSchema(ma.Schema):
 
 class OperationQuerySchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]))
-    kind = ma.fields.String(validate=validate.Length(max=32))
+    kind = ma.fields.String(validate=[validate.Length(max=32), rule(validation.check_name, "kind")])
     server_id = ma.fields.Integer(validate=ID)
-    owner = ma.fields.String(data_key="user_id", validate=NAME,
+    owner = ma.fields.String(data_key="user_id", validate=USER_ID,
                              metadata={"description": "administrators: anyone's; users: their own"})
     backend_id = ma.fields.Integer(validate=ID, metadata={"description": "administrators only"})
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1000))
@@ -102,9 +119,15 @@ class VmConfigSchema(ma.Schema):
     config = ma.fields.Dict()
 
 
-HOSTNAME = validate.Regexp(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[[0-9A-Fa-f:.]+\]$",
-                           error="a host name, an IPv4 address or a bracketed IPv6 address")
+# The pattern is for the spec; validation.check_host is the rule (DNS labels, IPv6 in brackets).
+HOSTNAME = [validate.Regexp(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[[0-9A-Fa-f:.]+\]$",
+                            error="a host name, an IPv4 address or a bracketed IPv6 address"),
+            rule(validation.check_host)]
 DISK_TEMPLATE = validate.OneOf(catalog.DISK_TEMPLATES)
+DISK_TEMPLATES = validate.Length(max=len(catalog.DISK_TEMPLATES))
+# RAPI credentials travel as HTTP basic auth: Latin-1, printable, no ':' in the user.
+USERNAME = [validate.Length(min=1, max=validation.NAME_MAX), rule(validation.check_credential, "username")]
+PASSWORD = [validate.Length(min=1, max=validation.NAME_MAX), rule(validation.check_credential, "password")]
 
 
 class BackendSchema(ma.Schema):
@@ -139,11 +162,12 @@ class BackendCreateSchema(ma.Schema):
     host = ma.fields.String(required=True, validate=HOSTNAME)
     port = ma.fields.Integer(load_default=5080, strict=True, validate=validate.Range(1, 65535))
     scheme = ma.fields.String(load_default="https", validate=validate.OneOf(catalog.SCHEMES))
-    username = ma.fields.String(required=True, load_only=True, validate=NAME)
-    password = ma.fields.String(required=True, load_only=True, validate=NAME)
+    username = ma.fields.String(required=True, load_only=True, validate=USERNAME)
+    password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
     verify_tls = ma.fields.Boolean(load_default=True)
     drained = ma.fields.Boolean(load_default=True, metadata={"description": "drained by default, as Synnefo adds"})
     disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), load_default=None,
+                                    validate=DISK_TEMPLATES,
                                     metadata={"description": "default: the cluster's enabled templates"})
 
 
@@ -152,12 +176,12 @@ class BackendModifySchema(ma.Schema):
     host = ma.fields.String(validate=HOSTNAME)
     port = ma.fields.Integer(strict=True, validate=validate.Range(1, 65535))
     scheme = ma.fields.String(validate=validate.OneOf(catalog.SCHEMES))
-    username = ma.fields.String(load_only=True, validate=NAME)
-    password = ma.fields.String(load_only=True, validate=NAME)
+    username = ma.fields.String(load_only=True, validate=USERNAME)
+    password = ma.fields.String(load_only=True, validate=PASSWORD)
     verify_tls = ma.fields.Boolean()
     drained = ma.fields.Boolean()
     offline = ma.fields.Boolean()
-    disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE))
+    disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), validate=DISK_TEMPLATES)
 
 
 class BackendQuerySchema(ma.Schema):
@@ -189,18 +213,29 @@ class FlavorCreateSchema(ma.Schema):
     disk_template = ma.fields.String(load_default="plain", validate=DISK_TEMPLATE)
 
 
-def _non_empty_list(field, bounds, **kwargs):
+def _non_empty_list(field, bounds, most=32, **kwargs):
     return ma.fields.List(field(strict=True, validate=bounds) if bounds else field(validate=DISK_TEMPLATE),
-                          validate=validate.Length(1, 32), **kwargs)
+                          validate=validate.Length(1, most), **kwargs)
 
 
 class FlavorProductSchema(ma.Schema):
-    """Every combination of the lists becomes a flavor named C<cpu>R<ram>D<disk><template>."""
+    """Every combination of the lists becomes a flavor named C<cpu>R<ram>D<disk><template>;
+    at most catalog.MAX_FLAVORS_PER_CREATE of them at once."""
 
     cpus = _non_empty_list(ma.fields.Integer, CPU, required=True)
     rams = _non_empty_list(ma.fields.Integer, RAM, required=True, metadata={"description": "MiB"})
     disks = _non_empty_list(ma.fields.Integer, DISK, required=True, metadata={"description": "GiB"})
-    disk_templates = _non_empty_list(ma.fields.String, None, load_default=lambda: ["plain"])
+    disk_templates = _non_empty_list(ma.fields.String, None, most=len(catalog.DISK_TEMPLATES),
+                                     load_default=lambda: ["plain"])
+
+    @ma.validates_schema
+    def _bounded_product(self, data, **_kwargs):
+        lists = {key: set(data.get(key) or ()) for key in ("cpus", "rams", "disks", "disk_templates")}
+        total = math.prod(len(values) or 1 for values in lists.values())
+        if total > catalog.MAX_FLAVORS_PER_CREATE:
+            longest = max(lists, key=lambda key: len(lists[key]))
+            raise ma.ValidationError(f"these lists make {total} flavors; at most {catalog.MAX_FLAVORS_PER_CREATE} "
+                                     "at once", field_name=longest)
 
 
 class FlavorModifySchema(ma.Schema):
@@ -229,19 +264,29 @@ class ImageSchema(ma.Schema):
 
 
 class ImageCreateSchema(ma.Schema):
+    """`os` and the location's scheme must be ones the deployment allows (IMAGE_OS_PROVIDERS,
+    IMAGE_LOCATION_SCHEMES): checked by the service, which has the settings."""
+
     name = ma.fields.String(required=True, validate=NAME)
-    location = ma.fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    location = ma.fields.String(required=True, validate=validate.Length(min=1, max=validation.LOCATION_MAX), metadata={
+        "description": "a file name in snf-image's image directory, or a URL of an allowed scheme"})
     disk_format = ma.fields.String(load_default="diskdump", validate=validate.OneOf(catalog.DISK_FORMATS))
-    os = ma.fields.String(load_default="snf-image+default", validate=validate.Length(min=1, max=64))
-    properties = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(1, 64)), load_default=dict,
-                                metadata={"description": "free-form: OSFAMILY, ROOT_PARTITION, users, ..."})
+    os = ma.fields.String(load_default="snf-image+default", validate=validate.Length(min=1, max=64),
+                          metadata={"description": "an OS provider the deployment allows"})
+    properties = ma.fields.Dict(
+        keys=ma.fields.String(validate=[validate.Length(1, 64), rule(validation.check_property_key)]),
+        values=ma.fields.String(validate=[validate.Length(max=validation.PROPERTY_VALUE_MAX),
+                                          rule(validation.check_property_value)]),
+        validate=validate.Length(max=validation.MAX_PROPERTIES), load_default=dict,
+        metadata={"description": f"free-form strings (OSFAMILY, ROOT_PARTITION, users, ...), at most "
+                                 f"{validation.MAX_PROPERTIES}"})
     public = ma.fields.Boolean(load_default=False, metadata={"description": "administrators only"})
 
 
 class ServerQuerySchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf(API_STATUSES))
     backend_id = ma.fields.Integer(validate=ID)
-    user_id = ma.fields.String(validate=NAME, metadata={"description": "administrators: anyone's; users: their own"})
+    user_id = ma.fields.String(validate=USER_ID, metadata={"description": "administrators: anyone's; users: their own"})
     flavor_id = ma.fields.Integer(validate=ID)
     image_id = ma.fields.Integer(validate=ID)
     name = ma.fields.String(validate=NAME, metadata={"description": "exact name"})
@@ -266,7 +311,7 @@ class ServerImportSchema(ma.Schema):
     backend_id = ma.fields.Integer(validate=ID, required=True, strict=True)
     instance_name = ma.fields.String(required=True, validate=NAME,
                                      metadata={"description": "must be BACKEND_PREFIX_ID<free server id>"})
-    user_id = ma.fields.String(required=True, validate=NAME, metadata={"description": "the owner"})
+    user_id = ma.fields.String(required=True, validate=USER_ID, metadata={"description": "the owner"})
     flavor_id = ma.fields.Integer(validate=ID, strict=True, load_default=None,
                                   metadata={"description": "default: the flavor matching the instance"})
     image_id = ma.fields.Integer(validate=ID, strict=True, load_default=None,

@@ -4,14 +4,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
+from .validation import check_name
+from .errors import Invalid, NotFound
 from .models import Token
 
+# Who ORCHESTRATOR_ADMIN_TOKEN (and the operator's CLI) acts as. No token is ever made for
+# it, so no user can take the name and see what the administrators own.
 ADMIN_USER = "admin"
 
 
@@ -21,24 +26,50 @@ class Principal:
     admin: bool
 
 
+def _bytes(text: str) -> bytes:
+    """Any text as bytes (lone surrogates too): tokens are compared and hashed as bytes."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_bytes(token)).hexdigest()
+
+
+def is_reserved(user_id: str) -> bool:
+    """The administrators' identity, however it is spelt (case, width, blanks around it)."""
+    return unicodedata.normalize("NFKC", user_id).strip().casefold() == ADMIN_USER.casefold()
+
+
+def check_user_id(user_id: Any, field: str = "user_id") -> str:
+    """A user id follows the name rules (validation.check_name)."""
+    return check_name(user_id, field)
 
 
 def authenticate(session: Session, token: str, admin_token: str) -> Principal | None:
-    """ORCHESTRATOR_ADMIN_TOKEN (`admin_token`) acts as the administrator; others by their hash."""
+    """ORCHESTRATOR_ADMIN_TOKEN (`admin_token`) acts as the administrator; others by their hash.
+
+    Any text is compared as bytes, so a token outside ASCII is simply unknown. A user token
+    made for the administrators' identity before it was reserved is refused: it would act
+    as them (the other spellings is_reserved refuses are only distinct names, left alone)."""
     if not token:
         return None
-    if hmac.compare_digest(token, admin_token):
+    if hmac.compare_digest(_bytes(token), _bytes(admin_token)):
         return Principal(ADMIN_USER, True)
     row = session.scalars(
         select(Token).where(Token.token_hash == hash_token(token), Token.revoked.is_(False))
     ).first()
-    return Principal(row.user_id, row.admin) if row else None
+    if row is None or (row.user_id == ADMIN_USER and not row.admin):
+        return None
+    return Principal(row.user_id, row.admin)
 
 
 def create_token(session: Session, user_id: str, *, admin: bool = False) -> tuple[Token, str]:
-    """Returns the row and the token itself, which is never stored."""
+    """Returns the row and the token itself, which is never stored. The user id follows the
+    name rules, and is never the administrators' own identity (ADMIN_USER)."""
+    check_user_id(user_id)
+    if is_reserved(user_id):
+        raise Invalid(f"{ADMIN_USER!r} is reserved: it is the identity of ORCHESTRATOR_ADMIN_TOKEN; "
+                      "choose another user id", field="user_id")
     token = secrets.token_urlsafe(32)
     row = Token(user_id=user_id, token_hash=hash_token(token), admin=admin)
     session.add(row)

@@ -8,7 +8,8 @@ are added or changed, as an operator explicitly asks.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import math
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,6 +19,8 @@ from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import IN_FLIGHT, Backend, Finding, Flavor, Image, Operation, Server
 from .rapi import Endpoint, RapiClient, RapiError, RapiUnauthorized, RapiUnavailable
 from .settings import Settings
+from .validation import (UNREGISTERED, check_credential, check_host, check_location, check_name,
+                         check_os_provider, check_properties)
 
 DISK_TEMPLATES = ("plain", "drbd", "file", "sharedfile", "blockdev", "rbd", "diskless", "ext")
 # snf-image's formats; stored in the image's properties as `format`, which the create spec reads.
@@ -25,7 +28,6 @@ DISK_FORMATS = ("diskdump", "extdump", "ntfsdump")
 SCHEMES = ("http", "https")
 # Until images get a `deleted` column, an unregistered image that servers still use keeps its
 # row (the servers' foreign key) and carries this property; it is never listed nor chosen.
-UNREGISTERED = "_unregistered"
 ADMIN_OFFLINE_REASON = "set offline by an administrator"
 
 
@@ -92,6 +94,11 @@ def add_backend(session: Session, settings: Settings, *, host: str, username: st
     The cluster's name comes from `/2/info` unless given; the allowed disk templates are
     the cluster's enabled ones unless given (a subset restricts what the allocator sends).
     """
+    check_host(host)
+    check_credential(username, "username")
+    check_credential(password, "password")
+    if clustername is not None:
+        check_name(clustername, "clustername")
     if scheme not in SCHEMES:
         raise Invalid(f"scheme must be one of {', '.join(SCHEMES)}", field="scheme")
     if session.scalars(select(Backend).where(Backend.host == host, Backend.port == port)).first():
@@ -99,7 +106,7 @@ def add_backend(session: Session, settings: Settings, *, host: str, username: st
     if clustername and session.scalars(select(Backend).where(Backend.clustername == clustername)).first():
         raise Conflict(f"clustername {clustername!r} is already taken", field="clustername")
     info = check_cluster(settings, host, port, scheme, username, password, verify_tls)
-    clustername = clustername or str(info["name"])
+    clustername = clustername or check_name(str(info["name"]), "clustername")
     if session.scalars(select(Backend).where(Backend.clustername == clustername)).first():
         raise Conflict(f"clustername {clustername!r} is already taken", field="clustername")
     enabled = _info_templates(info)
@@ -127,6 +134,10 @@ def modify_backend(session: Session, settings: Settings, backend: Backend, **cha
     unknown = set(changes) - {"drained", "offline", "clustername", "disk_templates", *CONNECTION_FIELDS}
     if unknown:
         raise Invalid(f"cannot modify {sorted(unknown)}")
+    for key, check in (("clustername", check_name), ("host", check_host), ("username", check_credential),
+                       ("password", check_credential)):
+        if key in changes:
+            check(changes[key], key)
     if "scheme" in changes and changes["scheme"] not in SCHEMES:
         raise Invalid(f"scheme must be one of {', '.join(SCHEMES)}", field="scheme")
     if "clustername" in changes and changes["clustername"] != backend.clustername:
@@ -181,6 +192,9 @@ def flavor_name(cpu: int, ram: int, disk: int, disk_template: str) -> str:
     return f"C{cpu}R{ram}D{disk}{disk_template}"
 
 
+MAX_FLAVORS_PER_CREATE = 256
+
+
 def _as_list(value: Any, field: str) -> list:
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     if not values:
@@ -194,6 +208,13 @@ def create_flavors(session: Session, *, cpu: Any, ram: Any, disk: Any, disk_temp
     (as snf-manage flavor-create does). All or nothing: a taken name is a 409."""
     cpus, rams, disks = _as_list(cpu, "cpu"), _as_list(ram, "ram"), _as_list(disk, "disk")
     templates = _check_templates(_as_list(disk_template, "disk_template"))
+    lists = {"cpu": cpus, "ram": rams, "disk": disks, "disk_template": templates}
+    total = math.prod(len(values) for values in lists.values())
+    if total > MAX_FLAVORS_PER_CREATE:
+        longest = max(lists, key=lambda key: len(lists[key]))
+        raise Invalid(f"these lists make {total} flavors; at most {MAX_FLAVORS_PER_CREATE} at once", field=longest)
+    if name is not None:
+        check_name(name, "name")
     combos = list(itertools.product(cpus, rams, disks, templates))
     if name and len(combos) > 1:
         raise Invalid(f"a name is for one flavor; these lists make {len(combos)} (leave the name out)",
@@ -249,15 +270,21 @@ def public_properties(image: Image) -> dict[str, Any]:
 
 
 def register_image(session: Session, *, owner: str, admin: bool, name: str, location: str,
+                   os_providers: Collection[str], location_schemes: Collection[str],
                    disk_format: str = "diskdump", os: str = "snf-image+default", public: bool = False,
                    properties: dict[str, Any] | None = None) -> Image:
+    """`os` must be one of `os_providers` and `location` use one of `location_schemes`
+    (IMAGE_OS_PROVIDERS, IMAGE_LOCATION_SCHEMES), for administrators too: they are handed to
+    Ganeti as `os_type` and `img_id`, and a public image reaches every user's VM."""
+    check_name(name, "name")
+    check_name(owner, "owner")
     if public and not admin:
         raise Invalid("only administrators may register public images", field="public")
     if disk_format not in DISK_FORMATS:
         raise Invalid(f"disk_format must be one of {', '.join(DISK_FORMATS)}", field="disk_format")
-    properties = dict(properties or {})
-    if UNREGISTERED in properties:
-        raise Invalid(f"property {UNREGISTERED!r} is reserved", field="properties")
+    check_os_provider(os, os_providers)
+    check_location(location, location_schemes)
+    properties = dict(check_properties({} if properties is None else properties))
     properties["format"] = disk_format
     image = Image(name=name, location=location, os=os, public=public, owner=owner, properties=properties)
     session.add(image)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 DEV_ADMIN_TOKEN = "dev-admin-token"
 FIX_KINDS = ("stale", "orphan", "state", "flavor", "nics", "build")
@@ -97,6 +98,15 @@ class Settings:
     # Failure drills only: kill a worker at these named instants (orchestrator.crashpoints).
     crash_points: tuple[str, ...] = field(default=(), metadata=_env("ORCHESTRATOR_CRASH_POINTS", _names))
     crash_dir: Path = field(default=Path("/tmp"), metadata=_env("ORCHESTRATOR_CRASH_DIR", Path))
+    # The API refuses a request body larger than this (413) before reading it.
+    api_max_body_bytes: int = field(default=1024 * 1024, metadata=_env("API_MAX_BODY_BYTES", int))
+    # What a registered image may hand Ganeti, for every caller: its `os` (the instance's
+    # os_type) and its location's scheme (snf-image's img_id); `plain` is a bare file name in
+    # snf-image's image directory.
+    image_os_providers: tuple[str, ...] = field(default=("snf-image+default",),
+                                                metadata=_env("IMAGE_OS_PROVIDERS", _names))
+    image_location_schemes: tuple[str, ...] = field(default=("plain", "http", "https"),
+                                                    metadata=_env("IMAGE_LOCATION_SCHEMES", _names))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -108,7 +118,9 @@ class Settings:
             if name and env.get(name) not in (None, ""):
                 values[f.name] = f.metadata["parse"](env[name])
         var_dir = Path(env.get("ORCHESTRATOR_VAR_DIR") or cls.var_dir).resolve()
-        redis = f"redis://127.0.0.1:{env.get('REDIS_PORT') or 6379}"
+        # REDIS_PASSWORD (Redis's requirepass) goes into the derived URLs; URLs given whole carry their own.
+        auth = f":{quote(env['REDIS_PASSWORD'], safe='')}@" if env.get("REDIS_PASSWORD") else ""
+        redis = f"redis://{auth}127.0.0.1:{env.get('REDIS_PORT') or 6379}"
         return cls(
             var_dir=var_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'orchestrator.db'}",

@@ -68,7 +68,17 @@ fi
 # the agents' spools: every file the stack creates is its owner's only.
 umask 077
 mkdir -p var
-chmod 700 var
+chmod -R go-rwx var  # also what an older run left
+
+# Redis asks for a password: REDIS_PASSWORD, or one made on the first run and kept in
+# var/redis-password. It reaches redis-server in var/redis.conf (never on a command line)
+# and every other process through the URLs Settings derive from it.
+if [ -z "${REDIS_PASSWORD:-}" ]; then
+    [ -s var/redis-password ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' > var/redis-password
+    REDIS_PASSWORD=$(cat var/redis-password)
+fi
+export REDIS_PASSWORD
+printf 'requirepass %s\n' "$REDIS_PASSWORD" > var/redis.conf
 
 # --- database and demo data ----------------------------------------------------------------
 .venv/bin/orchestrator db upgrade
@@ -84,7 +94,7 @@ cat <<EOF
   API docs       $API/docs        (OpenAPI: $API/openapi.json)
   Health         $API/healthz
   Flower         http://127.0.0.1:$FLOWER_PORT   (basic auth from FLOWER_BASIC_AUTH$( [ "$FLOWER_BASIC_AUTH" = flower:dev-flower-password ] && echo ": flower / dev-flower-password"))
-  Redis          redis://127.0.0.1:$REDIS_PORT
+  Redis          redis://127.0.0.1:$REDIS_PORT   (password in var/redis-password, or REDIS_PASSWORD)
 EOF
 for ((i = 0; i < SIM_CLUSTERS; i++)); do
     printf '  Cluster %-6s http://127.0.0.1:%s  (simulated Ganeti RAPI, user %s)\n' \

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.services import backends, reconciliation
 
 from ..auth import admin_only, context, require_principal
 from ..errors import documents
+from ..parsing import Blueprint
 from ..schemas import BackendSchema, ReconciliationRunDetailSchema, ReconciliationRunSchema
 
 blp = Blueprint("reconciliation", __name__, url_prefix="/api/v1/reconciliation", description="Reconciliation (admin)")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.services import backends, catalog
 
 from ..auth import admin_only, context, principal, require_principal
 from ..errors import documents
+from ..parsing import Blueprint
 from ..schemas import (BackendCreateSchema, BackendModifySchema, BackendQuerySchema, BackendSchema,
                        FlavorCreateSchema, FlavorModifySchema, FlavorProductSchema, FlavorQuerySchema, FlavorSchema,
                        ImageCreateSchema, ImageSchema)

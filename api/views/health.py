@@ -4,11 +4,11 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.services import health
 
 from ..auth import context
+from ..parsing import Blueprint
 
 blp = Blueprint("health", __name__, url_prefix="/healthz", description="Health")
 

@@ -3,17 +3,24 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.services import operations, servers
 
 from ..auth import context, principal, require_principal
 from ..errors import documents
+from ..parsing import Blueprint
 from ..schemas import OperationQuerySchema, OperationSchema, VmConfigSchema
 
 blp = Blueprint("operations", __name__, url_prefix="/api/v1/operations", description="Durable operations")
 blp.before_request(require_principal)
 config_blp = Blueprint("config", __name__, url_prefix="/api/v1/config", description="One-time VM configuration")
+
+
+@config_blp.after_request
+def _never_cached(response):
+    """A VM's password: no cache (browser, proxy) keeps the answer, nor the 404 after it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blp.route("")

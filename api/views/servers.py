@@ -6,13 +6,13 @@ import time
 
 from flask import Response, g, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.services import servers
 
 from .. import pagination
 from ..auth import context, principal, require_admin, require_principal
 from ..errors import documents
+from ..parsing import Blueprint
 from ..schemas import (ActionSchema, OperationSchema, ServerAcceptedSchema, ServerCreateSchema, ServerImportSchema,
                        ServerInspectSchema, ServerModifySchema, ServerPageSchema, ServerQuerySchema, ServerSchema)
 

@@ -51,8 +51,15 @@ def get_image(ctx: Context, session: Session, who: Principal, image_id: int) -> 
 
 def register_image(ctx: Context, session: Session, who: Principal, *, owner: str | None = None,
                    **fields: Any) -> Image:
-    """Owned by the caller (an administrator may name another owner); only administrators publish."""
-    image = catalog.register_image(session, owner=owner or who.user_id, admin=who.admin, **fields)
+    """Owned by the caller (an administrator may name another owner); only administrators publish.
+
+    The OS provider and the location's scheme must be ones the deployment allows
+    (IMAGE_OS_PROVIDERS, IMAGE_LOCATION_SCHEMES), administrators' images included."""
+    if owner is not None and owner != who.user_id and not who.admin:
+        raise Forbidden("only administrators may register an image for another user", field="owner")
+    image = catalog.register_image(session, owner=owner or who.user_id, admin=who.admin,
+                                   os_providers=ctx.settings.image_os_providers,
+                                   location_schemes=ctx.settings.image_location_schemes, **fields)
     session.commit()
     return image
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import inspect, servers, vmconfig
+from .. import auth, inspect, servers, validation, vmconfig
 from ..auth import Principal
 from ..errors import Forbidden, Invalid, NotFound
 from ..models import Backend, Operation, Server
@@ -34,28 +34,42 @@ def get(ctx: Context, session: Session, who: Principal, server_id: int) -> Serve
 
 def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_id: int, image_id: int,
            password: str | None = None, backend_id: int | None = None, owner: str | None = None) -> Created:
-    """Validate, keep the password behind two one-time URLs (the user's and the installer's,
-    in Redis only), write the server and its operation, commit, dispatch.
+    """Validate, write the server and its operation (flushed), keep the password behind two
+    one-time URLs (the user's and the installer's, in Redis only), commit, dispatch.
 
+    Everything is checked before Redis is touched, and a row the database refuses fails at
+    the flush, before it too; a commit that fails takes the stored configs back.
     The server is the caller's, or `owner`'s when an administrator creates it for a user."""
     if owner is not None and owner != who.user_id and not who.admin:
         raise Forbidden("only administrators may create a server for another user", field="owner")
+    if owner is not None:
+        auth.check_user_id(owner, "owner")
     owner = owner or who.user_id
-    servers.usable_flavor(session, flavor_id)  # bad input leaves nothing anywhere, Redis included
+    validation.check_name(name, "name")
+    if password is not None:
+        vmconfig.check_password(password)
+    servers.usable_flavor(session, flavor_id)
     servers.visible_image(session, image_id, owner, admin=who.admin)
-    user_url, installer_url = _config_urls(ctx, password or vmconfig.generate_password(), name)
+    keys = (ctx.configs.new_key(), ctx.configs.new_key())  # the user's, the installer's
+    user_url, installer_url = (_config_url(ctx, key) for key in keys)
     server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
                                         flavor_id=flavor_id, image_id=image_id, backend_id=backend_id,
                                         config_url=installer_url)
-    session.commit()
+    config = {"password": password or vmconfig.generate_password(),
+              "config": {"hostname": vmconfig.hostname_for(name, server.id)}}
+    try:
+        for key in keys:
+            ctx.configs.put(config, key)
+        session.commit()
+    except BaseException:
+        ctx.configs.discard(*keys)
+        raise
     handover.run(ctx, op)
     return Created(server, op, user_url)
 
 
-def _config_urls(ctx: Context, password: str, server_name: str) -> tuple[str, str]:
-    base = ctx.settings.public_api_url.rstrip("/")
-    config = {"password": password, "config": {"hostname": server_name}}
-    return tuple(f"{base}/api/v1/config/{ctx.configs.put(config)}" for _ in range(2))
+def _config_url(ctx: Context, key: str) -> str:
+    return f"{ctx.settings.public_api_url.rstrip('/')}/api/v1/config/{key}"
 
 
 def act(ctx: Context, session: Session, who: Principal, server_id: int, action: str, **params: Any) -> Operation:

@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 HOST = "127.0.0.1"
 
@@ -177,14 +178,17 @@ class RedisServer(_Service):
 
     name = "redis"
 
-    def __init__(self, workdir: str | os.PathLike, executable: str = "redis-server") -> None:
+    def __init__(self, workdir: str | os.PathLike, executable: str = "redis-server",
+                 password: str | None = None) -> None:
         super().__init__(workdir)
         self.executable = executable
+        self.password = password  # requirepass, given in a config file (never on the command line)
 
     def url(self, db: int = 0) -> str:
         if self.port is None:
             raise ServiceError("RedisServer has no port until it is started")
-        return f"redis://{self.host}:{self.port}/{db}"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{db}"
 
     def start(self, _keep_data: bool = False, attempts: int = 3) -> "RedisServer":
         if self.running:
@@ -200,8 +204,8 @@ class RedisServer(_Service):
             if not fixed_port:
                 self.port = free_port()
             self.proc = self._spawn([
-                binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
-                "--dir", str(self.workdir), "--dbfilename", "dump.rdb", "--daemonize", "no",
+                binary, *self._config(), "--port", str(self.port), "--bind", self.host, "--save", "",
+                "--appendonly", "no", "--dir", str(self.workdir), "--dbfilename", "dump.rdb", "--daemonize", "no",
                 "--logfile", "", "--protected-mode", "yes",
             ], cwd=self.workdir)
             try:
@@ -215,19 +219,29 @@ class RedisServer(_Service):
                     raise ServiceError(f"redis-server did not start on port {self.port}:\n{_log_tail(self.log_path)}")
         raise AssertionError("unreachable")
 
+    def _config(self) -> list[str]:
+        """A config file with the password (mode 0600), so `ps` never shows it."""
+        if not self.password:
+            return []
+        path = self.workdir / "redis.conf"
+        path.touch(mode=0o600)
+        path.write_text(f"requirepass {self.password}\n")
+        return [str(path)]
+
     def _command(self, *words: str, timeout: float = 2.0) -> bytes:
-        """Send one command in RESP and return the first line of the reply."""
-        payload = f"*{len(words)}\r\n".encode() + b"".join(
-            f"${len(w.encode())}\r\n".encode() + w.encode() + b"\r\n" for w in words)
+        """Send one command in RESP (after AUTH, with a password) and return the first line of the reply."""
+        commands = [("AUTH", self.password), words] if self.password else [words]
+        payload = b"".join(f"*{len(c)}\r\n".encode() + b"".join(
+            f"${len(w.encode())}\r\n".encode() + w.encode() + b"\r\n" for w in c) for c in commands)
         with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
             sock.sendall(payload)
             reply = b""
-            while not reply.endswith(b"\r\n"):
+            while reply.count(b"\r\n") < len(commands):
                 chunk = sock.recv(4096)
                 if not chunk:
                     break
                 reply += chunk
-        return reply.strip()
+        return reply.strip().split(b"\r\n")[-1]
 
     def ping(self) -> bool:
         try:

@@ -46,7 +46,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
         api.register_blueprint(blueprint)
     errors.register(app)
     docs.install(app)
-    metrics.install(app, context)
+    metrics.install(app, context, settings)
     return app
 
 

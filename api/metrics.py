@@ -3,10 +3,12 @@ scrape time, operations, servers and backends from the database and task figures
 the workers (orchestrator.services.metrics)."""
 from __future__ import annotations
 
+import hmac
 import time
 
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from flask_smorest import abort
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from orchestrator.services import metrics
@@ -63,10 +65,14 @@ class TaskCollector:
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def install(app: Flask, context) -> None:
+def install(app: Flask, context, settings) -> None:
+    """/metrics, with the request latency of this process, or of every gunicorn worker in
+    prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, see api/gunicorn_conf.py)."""
     registry = CollectorRegistry()
-    latency = Histogram("orchestrator_http_request_seconds", "API request latency",
-                        ["method", "endpoint", "status"], registry=registry)
+    if settings.prometheus_multiproc_dir:
+        multiprocess.MultiProcessCollector(registry)
+    latency = Histogram("orchestrator_http_request_seconds", "API request latency", ["method", "endpoint", "status"],
+                        registry=None if settings.prometheus_multiproc_dir else registry)
     registry.register(DatabaseCollector(context))
     registry.register(TaskCollector(context))
 
@@ -85,4 +91,11 @@ def install(app: Flask, context) -> None:
 
     @app.get("/metrics")
     def metrics_view() -> Response:
+        if settings.metrics_token and not _bearer_is(settings.metrics_token):
+            abort(401, message="/metrics needs its bearer token (METRICS_TOKEN)", headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _bearer_is(token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

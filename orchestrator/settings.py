@@ -107,6 +107,11 @@ class Settings:
                                                 metadata=_env("IMAGE_OS_PROVIDERS", _names))
     image_location_schemes: tuple[str, ...] = field(default=("plain", "http", "https"),
                                                     metadata=_env("IMAGE_LOCATION_SCHEMES", _names))
+    # /metrics asks for this bearer token when set (Prometheus' `authorization` credentials).
+    metrics_token: str | None = field(default=None, repr=False, metadata=_env("METRICS_TOKEN"))
+    # prometheus-client's multiprocess mode (its own variable): a directory the API's gunicorn
+    # workers share, so /metrics counts every worker's requests, whichever worker answers.
+    prometheus_multiproc_dir: Path | None = field(default=None, metadata=_env("PROMETHEUS_MULTIPROC_DIR", Path))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -135,6 +140,7 @@ class Settings:
         """Without secrets: the admin token and the passwords in URLs never reach a log line."""
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         shown["admin_token"] = "***"
+        shown["metrics_token"] = self.metrics_token and "***"
         for name in ("database_url", "broker_url", "result_backend", "redis_url"):
             shown[name] = re.sub(r"(://[^:/@;]*:)[^@;]*@", r"\1***@", shown[name])
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"

@@ -79,6 +79,9 @@ if [ -z "${REDIS_PASSWORD:-}" ]; then
 fi
 export REDIS_PASSWORD
 printf 'requirepass %s\n' "$REDIS_PASSWORD" > var/redis.conf
+# The API's gunicorn workers share their /metrics figures here (prometheus-client's
+# multiprocess mode, the Procfile's web line); each start begins from zero.
+rm -rf var/prometheus && mkdir -p var/prometheus
 
 # --- database and demo data ----------------------------------------------------------------
 .venv/bin/orchestrator db upgrade

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import Operation, Server
 from .rapi import RapiClient
-from .ganeti import OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP, op_tag
+from .ganeti import OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP
 
 Submit = Callable[[RapiClient, Operation, Server, str, str], int]
 
@@ -40,7 +40,7 @@ def create_spec(op: Operation, server: Server, name: str) -> dict:
         "name_check": False,
         "ip_check": False,
         "conflicts_check": False,
-        "tags": [op_tag(op.id)],
+        "tags": [op.reason],  # this attempt's: a replay of another attempt never takes it for its own
     }
 
 

@@ -26,6 +26,9 @@ class Principal:
     admin: bool
 
 
+# Who the admin token acts as, and the operator's tools (the CLI, Flower's retry).
+ADMIN = Principal(ADMIN_USER, True)
+
 def _bytes(text: str) -> bytes:
     """Any text as bytes (lone surrogates too): tokens are compared and hashed as bytes."""
     return text.encode("utf-8", "surrogatepass")
@@ -54,7 +57,7 @@ def authenticate(session: Session, token: str, admin_token: str) -> Principal | 
     if not token:
         return None
     if hmac.compare_digest(_bytes(token), _bytes(admin_token)):
-        return Principal(ADMIN_USER, True)
+        return ADMIN
     row = session.scalars(
         select(Token).where(Token.token_hash == hash_token(token), Token.revoked.is_(False))
     ).first()

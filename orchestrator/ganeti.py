@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 FINAL_JOB_STATUSES = frozenset({"success", "error", "canceled"})
+# Not Ganeti's: what the orchestrator records of a job its cluster no longer knows (a 404).
+JOB_VANISHED = "vanished"
 
 OP_CREATE = "OP_INSTANCE_CREATE"
 OP_STARTUP = "OP_INSTANCE_STARTUP"
@@ -20,10 +22,15 @@ OP_SET_PARAMS = "OP_INSTANCE_SET_PARAMS"
 OP_TAG_PREFIX = "orchestrator:op:"
 
 
-def op_tag(op_id: int) -> str:
+def op_tag(op_id: int, generation: int | None = 0) -> str:
     """The reason trail entry every job of an operation carries, and the tag of the instance a
-    create made (Ganeti tags allow ':'), to trace either back to its operation."""
-    return f"{OP_TAG_PREFIX}{op_id}"
+    create made (Ganeti tags allow ':'), to trace either back to its operation and attempt.
+
+    `generation` counts the operation's retries: each retry sends its jobs with a reason of its
+    own (`orchestrator:op:<id>:<generation>`), so that a replay never takes the job of an
+    earlier attempt for its own. Generation 0 (or none, a row from before generations) keeps
+    the first format, `orchestrator:op:<id>`, which operations already in flight carry."""
+    return f"{OP_TAG_PREFIX}{op_id}:{generation}" if generation else f"{OP_TAG_PREFIX}{op_id}"
 
 
 def carries_reason(job: dict[str, Any], reason: str) -> bool:

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, I
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .ganeti import op_tag
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -199,6 +201,10 @@ class Operation(Timestamped, Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set just before a RAPI write is sent: on replay it means "look before submitting again".
     submit_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # A chain is sending the write until then: another chain of the operation sends none.
+    submit_lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The attempt: 0, then one more at every retry. Its jobs carry it in their reason (`reason`).
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Touched by every step run, polls included: recovery re-drives operations it stops moving.
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # How often recovery re-drove it: each re-drive doubles the wait before the next one.
@@ -210,6 +216,11 @@ class Operation(Timestamped, Base):
     @property
     def is_finished(self) -> bool:
         return self.status in (OpStatus.SUCCEEDED.value, OpStatus.FAILED.value)
+
+    @property
+    def reason(self) -> str:
+        """The reason its current attempt's jobs carry (and the tag of the instance a create makes)."""
+        return op_tag(self.id, self.generation)
 
 
 class Token(Base):

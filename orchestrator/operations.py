@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .actions import ACTIONS
+from .db import write_lock
 from .errors import Conflict, NotFound
-from .ganeti import OP_CREATE
+from .ganeti import JOB_VANISHED, OP_CREATE
 from .models import IN_FLIGHT, Operation, OpStatus, Step, utcnow
-from .servers import in_flight
+from .servers import in_flight, lock_server
 from .state import JobReport, apply_job_report
+
+# What poll wrote of a job its cluster answered 404 for, before it recorded JOB_VANISHED.
+_VANISHED_BEFORE = re.compile(r"cannot follow job \d+: GET \S+: 404 ")
 
 
 def get_operation(session: Session, op_id: int, *, user_id: str, admin: bool) -> Operation:
@@ -21,34 +28,95 @@ def get_operation(session: Session, op_id: int, *, user_id: str, admin: bool) ->
 
 
 def reopen(session: Session, op: Operation) -> Operation:
-    """Make a FAILED operation resume at the step that failed (flushed, not committed).
+    """Make a FAILED operation resume where it can succeed (flushed, not committed).
 
-    A Ganeti job that failed created nothing, so its operation goes back to submit a
-    new job; any other failure resumes at its own step.
+    One request reopens it: the change from FAILED is a conditional UPDATE, so of retries
+    racing on one operation exactly one wins and the others get a Conflict, on SQLite and
+    PostgreSQL alike (and the server's lock, `servers.lock_server`, orders it with the other
+    requests about the server). Each reopen is a new attempt: `generation` goes up by one,
+    and the jobs it sends carry a reason of their own, so that no replay of it ever takes a
+    job of an earlier attempt for its own.
+
+    A Ganeti job that failed created nothing, and a job its cluster lost can no longer be
+    followed: the operation goes back to submit a new job. Any other failure resumes at its
+    own step. A reboot or resize shows its task (REBOOT, RESIZE) again while it runs.
     """
+    server = _check_reopenable(session, op)
+    _claim_reopen(session, op)
+    if op.job_status in ("error", "canceled") or op.step == Step.FINALIZE.value or _job_vanished(op):
+        op.step = Step.SUBMIT.value if op.kind != "create" or op.backend_id else Step.ALLOCATE.value
+        op.job_id = None
+        op.job_status = None
+    if op.step in (Step.ALLOCATE.value, Step.SUBMIT.value):
+        # A new attempt has sent nothing yet: no replay marker, no claim of an earlier one.
+        op.submit_started_at = None
+    op.submit_lease_until = None
+    op.attempts = 0
+    op.redrives = 0
+    op.finished_at = None
+    op.heartbeat_at = utcnow()
+    if server is not None:
+        _show_in_flight(server, op)
+    session.flush()
+    return op
+
+
+def _check_reopenable(session: Session, op: Operation):
+    """Under the server's lock, re-read: the operation's server, or a Conflict saying why not."""
+    server = op.server
+    if server is not None:
+        server = lock_server(session, server)
+    else:
+        write_lock(session)
+    session.refresh(op)
     if op.status != OpStatus.FAILED.value:
         raise Conflict(f"operation {op.id} is {op.status}; only FAILED operations can be retried")
     if op.step == Step.DONE.value:
         raise Conflict(f"operation {op.id} was superseded and cannot be retried")
-    server = op.server
     if server is not None and server.deleted and op.kind != "destroy":
         raise Conflict(f"server {server.id} is deleted")
     other = in_flight(session, op.server_id) if op.server_id else None
-    if other is not None:
+    if other is not None and other.id != op.id:
         raise Conflict(f"operation {other.id} ({other.kind}) is in flight for this server")
-    if op.job_status in ("error", "canceled") or op.step == Step.FINALIZE.value:
-        op.step = Step.SUBMIT.value if op.kind != "create" or op.backend_id else Step.ALLOCATE.value
-        op.job_id = None
-        op.job_status = None
-        op.submit_started_at = None
-    op.status = OpStatus.PENDING.value
-    op.attempts = 0
-    op.redrives = 0
-    op.finished_at = None
-    if op.kind == "create" and server is not None:
+    return server
+
+
+def _show_in_flight(server, op: Operation) -> None:
+    action = ACTIONS.get(op.kind)
+    if action is not None and action.task:
+        server.task = action.task  # as request_action set it: the API shows REBOOT or RESIZE again
+    if op.kind == "create":
         apply_job_report(server, JobReport.local(OP_CREATE, "queued"))  # an ERROR server builds again
-    session.flush()
-    return op
+
+
+def _claim_reopen(session: Session, op: Operation) -> None:
+    """FAILED → PENDING and the next generation, only if it still is FAILED; else a Conflict.
+
+    The one-in-flight-per-server index refuses it too when another operation of the server
+    got in flight meanwhile."""
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                update(Operation)
+                .where(Operation.id == op.id, Operation.status == OpStatus.FAILED.value,
+                       Operation.step != Step.DONE.value)
+                .values(status=OpStatus.PENDING.value, generation=Operation.generation + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        current = in_flight(session, op.server_id) if op.server_id else None
+        raise Conflict(f"operation {current.id if current else '?'} ({current.kind if current else 'unknown'}) "
+                       "is in flight for this server") from None
+    if result.rowcount != 1:
+        session.refresh(op)
+        raise Conflict(f"operation {op.id} is {op.status}; only FAILED operations can be retried")
+    session.refresh(op)
+
+
+def _job_vanished(op: Operation) -> bool:
+    """Its cluster no longer knows the job the operation was following."""
+    return op.step == Step.POLL.value and (
+        op.job_status == JOB_VANISHED or bool(_VANISHED_BEFORE.match(op.error or "")))
 
 
 MAX_BACKOFF_DOUBLINGS = 6

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from .actions import ACTIONS
 from .catalog import is_unregistered
+from .db import write_lock
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .ganeti import OP_REMOVE
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
@@ -83,6 +84,23 @@ def in_flight(session: Session, server_id: int) -> Operation | None:
     ).first()
 
 
+def lock_server(session: Session, server: Server) -> Server:
+    """Serialize the requests that write about one server (actions, deletes, retries,
+    suspensions), and re-read it: what a request decides from is then what the one before it
+    committed, not what both read before either wrote.
+
+    Locks in the order the chain and the events do (the operation in flight, then the
+    server): the database write lock on SQLite, row locks on PostgreSQL.
+    """
+    write_lock(session)
+    session.scalars(
+        select(Operation).where(Operation.server_id == server.id, Operation.status.in_(IN_FLIGHT))
+        .options(lazyload(Operation.server)).with_for_update(of=Operation)
+    ).all()
+    locked = session.get(Server, server.id, with_for_update={"of": Server}, populate_existing=True)
+    return locked if locked is not None else server
+
+
 def _insert_operation(session: Session, op: Operation) -> Operation:
     """Insert under the one-in-flight-per-server index; a lost race becomes a 409."""
     try:
@@ -112,18 +130,25 @@ def _supersede(session: Session, server: Server, by: str) -> None:
 
 def request_action(
     session: Session, server: Server, action: str, *, user_id: str, admin: bool, **params: Any
-) -> Operation:
-    """Validate an action on `server` and write its operation (flushed, not committed)."""
+) -> tuple[Operation, bool]:
+    """Validate an action on `server` and write its operation (flushed, not committed); the
+    operation and whether this request wrote it.
+
+    A destroy asked while one is in flight is that destroy: it is returned, nothing is written.
+    """
+    if action not in ACTIONS and action not in ("suspend", "unsuspend") or action == "create":
+        raise Invalid(f"unknown action {action!r}", field="action")
+    server = lock_server(session, server)
     if server.deleted or server.operstate == OperState.DESTROYED.value:
         raise Conflict(f"server {server.id} is deleted")
     if server.suspended and not admin:
         raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
     if action in ("suspend", "unsuspend"):
-        return _set_suspended(session, server, action, user_id=user_id, admin=admin)
-    if action not in ACTIONS or action == "create":
-        raise Invalid(f"unknown action {action!r}", field="action")
-    op_params: dict[str, Any] = {}
+        return _set_suspended(session, server, action, user_id=user_id, admin=admin), True
     if action == "destroy":
+        current = in_flight(session, server.id)
+        if current is not None and current.kind == "destroy":
+            return current, False
         _supersede(session, server, "destroy")
     else:
         current = in_flight(session, server.id)
@@ -131,24 +156,30 @@ def request_action(
             raise Conflict(f"operation {current.id} ({current.kind}) is in flight for this server")
         if server.operstate not in ALLOWED_FROM[action]:
             raise Conflict(f"cannot {action} a server in state {server.operstate}")
-    if action == "reboot":
-        kind = params.get("type") or "soft"
-        if kind not in REBOOT_TYPES:
-            raise Invalid(f"reboot type must be one of {', '.join(REBOOT_TYPES)}", field="type")
-        op_params["type"] = kind
-    if action == "resize":
-        op_params.update(_resize_params(session, server, params.get("flavor_id")))
+    op_params = _action_params(session, server, action, params)
     if server.backend_id is None and action == "destroy":
         # The create never reached a cluster: nothing to remove there.
         apply_job_report(server, JobReport.local(OP_REMOVE, "success"))
         op = Operation(kind=action, server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
                        step=Step.DONE.value, finished_at=utcnow())
-        return _insert_operation(session, op)
+        return _insert_operation(session, op), True
     op = Operation(kind=action, server_id=server.id, user_id=user_id, step=Step.SUBMIT.value,
                    backend_id=server.backend_id, params=op_params)
     _insert_operation(session, op)
     server.task = ACTIONS[action].task
-    return op
+    return op, True
+
+
+def _action_params(session: Session, server: Server, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The operation's parameters: a reboot's type, a resize's flavor figures."""
+    if action == "reboot":
+        kind = params.get("type") or "soft"
+        if kind not in REBOOT_TYPES:
+            raise Invalid(f"reboot type must be one of {', '.join(REBOOT_TYPES)}", field="type")
+        return {"type": kind}
+    if action == "resize":
+        return _resize_params(session, server, params.get("flavor_id"))
+    return {}
 
 
 def _resize_params(session: Session, server: Server, flavor_id: Any) -> dict[str, Any]:
@@ -165,8 +196,11 @@ def _resize_params(session: Session, server: Server, flavor_id: Any) -> dict[str
 
 
 def _set_suspended(session: Session, server: Server, action: str, *, user_id: str, admin: bool) -> Operation:
+    """Under the server's lock (`lock_server`): of requests racing to suspend it, one does."""
     if not admin:
         raise Forbidden(f"only administrators may {action} a server")
+    if server.suspended == (action == "suspend"):
+        raise Conflict(f"server {server.id} is already {'suspended' if server.suspended else 'not suspended'}")
     server.suspended = action == "suspend"
     op = Operation(kind=action, server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
                    step=Step.DONE.value, finished_at=utcnow())
@@ -244,6 +278,7 @@ def modify_server(session: Session, server: Server, *, user_id: str, admin: bool
     """
     if suspended is not None and not admin:
         raise Forbidden("only administrators may suspend or unsuspend a server")
+    server = lock_server(session, server)
     if server.deleted:
         raise Conflict(f"server {server.id} is deleted")
     if name is not None:

@@ -6,6 +6,7 @@ Transient RAPI errors propagate so that the Celery task can retry with backoff.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from . import allocator, backends
 from .actions import ACTIONS
 from .crashpoints import crash_point
-from .ganeti import FINAL_JOB_STATUSES, OP_CREATE, carries_reason, ganeti_time, op_tag
+from .db import write_lock
+from .ganeti import FINAL_JOB_STATUSES, JOB_VANISHED, OP_CREATE, carries_reason, ganeti_time
 from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
 from .state import JobReport, apply_job_report
@@ -50,6 +52,7 @@ def _close(op: Operation, status: OpStatus) -> None:
     if status is OpStatus.SUCCEEDED:
         op.step = Step.DONE.value
     op.finished_at = utcnow()
+    op.submit_lease_until = None
     if op.server is not None:
         op.server.task = None
 
@@ -72,11 +75,25 @@ def refresh_stale_backends(session: Session, ctx: Context) -> None:
     session.commit()
 
 
+def _peek(session: Session, op_id: int) -> Operation | None:
+    """The operation as committed, without a lock (nothing is written from it)."""
+    return session.get(Operation, op_id, populate_existing=True)
+
+
+def _load_for_write(session: Session, op_id: int) -> Operation:
+    """`_load`, with SQLite's database write lock first: its deferred transactions would let
+    two chains read the operation and both write (PostgreSQL has the row lock)."""
+    session.commit()  # nothing is pending here; the lock is taken at the start of a transaction
+    write_lock(session)
+    return _load(session, op_id)
+
+
 def allocate(session: Session, op_id: int, ctx: Context) -> None:
-    if not _at(_load(session, op_id), Step.ALLOCATE):
+    first = _peek(session, op_id)
+    if first is None or not _at(first, Step.ALLOCATE):
         return
     refresh_stale_backends(session, ctx)
-    op = _load(session, op_id)
+    op = _load_for_write(session, op_id)
     if not _at(op, Step.ALLOCATE):
         return
     server = op.server
@@ -107,10 +124,13 @@ def allocate(session: Session, op_id: int, ctx: Context) -> None:
 def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int | None, bool]:
     """After a submit that may have reached Ganeti: (its job id, whether it is known to exist).
 
-    Looks for a job carrying the operation's reason (one bulk call); for a create whose
-    job is gone from the queue, the instance tagged with the operation id proves it ran.
+    Looks for a job carrying the reason of the operation's current attempt (one bulk call):
+    a job an earlier attempt sent (a failed one, before a retry) is never taken for its own.
+    For a create whose job is gone from the queue, the instance tagged by this attempt
+    proves it ran.
     """
-    mine = [int(j["id"]) for j in client.jobs() if carries_reason(j, op_tag(op.id))]
+    reason = op.reason
+    mine = [int(j["id"]) for j in client.jobs() if carries_reason(j, reason)]
     if mine:
         return max(mine), True
     if op.kind == "create":
@@ -118,43 +138,113 @@ def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int 
             found = client.instance(instance)
         except RapiNotFound:
             return None, False
-        if op_tag(op.id) in (found.get("tags") or []):
+        if reason in (found.get("tags") or []):
             return None, True
     return None, False
 
 
+# How long a chain's claim to send the write holds (`submit_lease_until`), in RAPI timeouts:
+# a write's whole deadline is three of them (rapi.transport.Endpoint.deadline_for), and one more
+# covers committing the claim and recording the job. Recovery re-drives an operation only
+# after OPERATION_STALL_S, so a chain that died holding a claim delays nobody else much.
+SUBMIT_LEASE_TIMEOUTS = 4
+
+
 def submit(session: Session, op_id: int, ctx: Context) -> None:
-    op = _load(session, op_id)
-    if not _at(op, Step.SUBMIT):
+    """Send the operation's one RAPI write, once, however many chains run it.
+
+    A replay (the marker `submit_started_at` is set: a write may have reached Ganeti) looks
+    for its attempt's job first and takes it when it is there. A chain sends a write only
+    under a claim taken under the operation's lock (`submit_lease_until`): while another
+    chain holds one, that chain is sending its write now and records its job, and this one
+    ends here. A transient failure, the operation's end or a retry gives the claim back; a
+    chain that died holding it loses it when its lease runs out.
+    """
+    op = _peek(session, op_id)
+    if op is None or not _at(op, Step.SUBMIT):
         return
     server, action = op.server, ACTIONS[op.kind]
     client = ctx.cluster(server.backend)
     name = server.instance_name(ctx.settings.backend_prefix_id)
+    if op.submit_started_at is not None and _replay_found(session, op_id, client, name, action.opcode):
+        return
+    lease = dt.timedelta(seconds=SUBMIT_LEASE_TIMEOUTS * ctx.settings.rapi_timeout_s)
+    op = _claim_write(session, op_id, lease, lambda: _replay_found(session, op_id, client, name, action.opcode))
+    if op is not None:
+        _send_write(session, op, ctx, client, name)
+
+
+def _claim_write(session: Session, op_id: int, lease: dt.timedelta, replay_found) -> Operation | None:
+    """The operation, claimed for this chain's write with its marker durable; None when
+    another chain holds the claim, the operation moved on, or a replay found the job."""
+    op = _load_for_write(session, op_id)
+    if not _at(op, Step.SUBMIT):
+        session.commit()
+        return None
+    if op.submit_lease_until is not None and op.submit_lease_until > utcnow():
+        session.commit()
+        log.info("op=%s another chain is sending its write: this one leaves it to that one", op.id)
+        return None
     op.status = OpStatus.RUNNING.value
-    if op.submit_started_at is not None:
-        job_id, exists = find_own_job(client, op, name)
-        if exists:
-            _record_submitted(session, op, job_id, action.opcode)
-            log.info("op=%s server=%s found its own job=%s on replay", op.id, server.id, job_id)
-            return
+    op.submit_lease_until = utcnow() + lease
+    replay = op.submit_started_at is not None
+    session.commit()  # the claim: no other chain sends a write from now on
+    if replay and replay_found():  # a write that landed meanwhile
+        return None
+    op = _load_for_write(session, op_id)
+    if not _at(op, Step.SUBMIT):  # superseded meanwhile
+        session.commit()
+        return None
     op.submit_started_at = utcnow()
+    op.submit_lease_until = op.submit_started_at + lease
     session.commit()  # the marker is durable before the write is sent
+    return op
+
+
+def _send_write(session: Session, op: Operation, ctx: Context, client: RapiClient, name: str) -> None:
+    """The one RAPI write, and its job recorded (or the refusal), giving the claim back."""
+    op_id, server, action = op.id, op.server, ACTIONS[op.kind]
     try:
-        job_id = action.submit(client, op, server, name, op_tag(op.id))
+        job_id = action.submit(client, op, server, name, op.reason)
     except RapiUnavailable:
         raise
     except RapiError as exc:
-        fail(session, op, f"the cluster refused the {op.kind}: {exc.message}")
+        op = _load_for_write(session, op_id)
+        if not op.is_finished:
+            fail(session, op, f"the cluster refused the {op.kind}: {exc.message}")
+        op.submit_lease_until = None
         session.commit()
         return
     crash_point(ctx.settings, "submit.after_write", op_id)
-    op = _load(session, op_id)  # it may have been superseded while the write was in flight
+    op = _load_for_write(session, op_id)  # it may have been superseded while the write was in flight
+    op.submit_lease_until = None
     if op.is_finished:
         op.job_id = job_id
         session.commit()
         return
+    if not _at(op, Step.SUBMIT):  # another chain's replay found this job and recorded it
+        session.commit()
+        return
     _record_submitted(session, op, job_id, action.opcode)
     log.info("op=%s server=%s submitted %s job=%s", op.id, server.id, op.kind, job_id)
+
+
+def _replay_found(session: Session, op_id: int, client: RapiClient, name: str, opcode: str) -> bool:
+    """Look (no lock held during the call) for the job of the operation's attempt; record it
+    if it is there and the operation still waits for it."""
+    op = _peek(session, op_id)
+    job_id, exists = find_own_job(client, op, name)
+    if not exists:
+        return False
+    op = _load_for_write(session, op_id)
+    if _at(op, Step.SUBMIT):
+        op.submit_lease_until = None
+        op.status = OpStatus.RUNNING.value
+        _record_submitted(session, op, job_id, opcode)
+        log.info("op=%s server=%s found its own job=%s on replay", op.id, op.server_id, job_id)
+    else:
+        session.commit()
+    return True
 
 
 def _record_submitted(session: Session, op: Operation, job_id: int | None, opcode: str) -> None:
@@ -177,10 +267,13 @@ def poll(session: Session, op_id: int, ctx: Context) -> Poll:
     if op is None or not _at(op, Step.POLL):
         return Poll.DONE
     job_id, backend = op.job_id, op.server.backend
+    client = ctx.cluster(backend)
     try:
-        job = ctx.cluster(backend).job(job_id)
+        job = client.job(job_id)
     except RapiUnavailable:
         raise
+    except RapiNotFound as exc:
+        return _job_vanished(session, op_id, job_id, client, ctx, exc)
     except RapiError as exc:
         op = _load(session, op_id)
         if _at(op, Step.POLL):
@@ -191,24 +284,50 @@ def poll(session: Session, op_id: int, ctx: Context) -> Poll:
     if not _at(op, Step.POLL):
         return Poll.DONE  # an agent's event finished it meanwhile
     server, action = op.server, ACTIONS[op.kind]
-    status = job.get("status")
-    op.job_status = status
+    status = op.job_status = job.get("status")
     if status not in FINAL_JOB_STATUSES:
         server.backend_job_status = status
         # The limit counts failures in a row: a long job's scattered hiccups never add up to it.
         op.attempts = 0
         session.commit()
         return Poll.PENDING
-    error = None if status == "success" else job_error(job)
-    conclude(op, JobReport(
-        job_id=op.job_id,
-        opcode=action.opcode,
-        status=status,
-        timestamp=ganeti_time(job.get("end_ts")) or 0.0,
-        log_msg=error.message if error else None,
-        ecode=error.ecode if isinstance(error, JobFailed) else None,
-    ))
+    conclude(op, _ended(op.job_id, action.opcode, job))
     crash_point(ctx.settings, "poll.before_commit", op.id)
+    session.commit()
+    return Poll.DONE
+
+
+def _ended(job_id: int, opcode: str, job: dict) -> JobReport:
+    """The report of a job that ended, from its RAPI answer."""
+    status = job.get("status")
+    error = None if status == "success" else job_error(job)
+    return JobReport(job_id=job_id, opcode=opcode, status=status, timestamp=ganeti_time(job.get("end_ts")) or 0.0,
+                     log_msg=error.message if error else None,
+                     ecode=error.ecode if isinstance(error, JobFailed) else None)
+
+
+def _job_vanished(session: Session, op_id: int, job_id: int, client: RapiClient, ctx: Context,
+                  exc: RapiError) -> Poll:
+    """The cluster no longer knows the job (archived, or its queue lost): a create whose
+    instance carries this attempt's tag has run all the same; anything else is FAILED with the
+    job recorded as vanished, and a retry submits a new job (operations.reopen)."""
+    op = session.get(Operation, op_id, populate_existing=True)
+    name = op.server.instance_name(ctx.settings.backend_prefix_id)
+    found, exists = find_own_job(client, op, name)
+    op = _load(session, op_id)
+    if not _at(op, Step.POLL):
+        return Poll.DONE
+    if exists and found is not None and found != job_id:
+        op.job_id = found  # the attempt's job after all, under another id: follow it
+        session.commit()
+        return Poll.PENDING
+    if exists and found is None:
+        conclude(op, JobReport(0, ACTIONS[op.kind].opcode, "success", utcnow().timestamp()))
+        session.commit()
+        log.info("op=%s server=%s job=%s vanished, its instance shows it ran", op.id, op.server_id, job_id)
+        return Poll.DONE
+    fail(session, op, f"cannot follow job {job_id}: {exc.message}")
+    op.job_status = JOB_VANISHED
     session.commit()
     return Poll.DONE
 
@@ -250,9 +369,10 @@ def finalize(session: Session, op_id: int, ctx: Context) -> None:
 
 def note_transient_error(session: Session, op_id: int, message: str) -> int:
     """Record a transient failure of the current step; returns the step's attempts so far."""
-    op = _load(session, op_id)
+    op = _load_for_write(session, op_id)
     op.attempts += 1
     op.error = message
+    op.submit_lease_until = None  # a write that failed is over: the next try may send one
     session.commit()
     return op.attempts
 

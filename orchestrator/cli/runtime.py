@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..auth import ADMIN_USER, Principal
+from ..auth import ADMIN
 from ..settings import Settings
 from .output import fail
 
 if TYPE_CHECKING:
     from ..services.context import Context
 
-# The operator is the administrator whenever a service asks who acts.
-ADMIN = Principal(ADMIN_USER, True)
+__all__ = ["ADMIN", "Runtime", "pass_services", "pass_settings", "runtime"]  # ADMIN: who the operator acts as
 
 
 class Runtime:

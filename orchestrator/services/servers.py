@@ -75,9 +75,10 @@ def _config_url(ctx: Context, key: str) -> str:
 def act(ctx: Context, session: Session, who: Principal, server_id: int, action: str, **params: Any) -> Operation:
     """start, shutdown, reboot, resize, destroy; suspend and unsuspend (administrators)."""
     server = get(ctx, session, who, server_id)
-    op = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin, **params)
+    op, written = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin, **params)
     session.commit()
-    handover.run(ctx, op)
+    if written:  # a destroy asked again while it runs is already on its way
+        handover.run(ctx, op)
     return op
 
 

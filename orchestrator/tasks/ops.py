@@ -13,6 +13,7 @@ from collections.abc import Callable
 from celery import shared_task
 
 from .. import steps
+from ..auth import ADMIN
 from ..rapi import RapiUnavailable
 from ..services import operations
 from . import delays
@@ -111,5 +112,5 @@ def retry_operation(self, op_id: int) -> int:
     """Operators' retry from Flower (apply with the operation id): the API's and the CLI's use case."""
     ctx = self.app.context
     with ctx.session() as session:
-        operations.retry(ctx, session, op_id, user_id="", admin=True)
+        operations.retry(ctx, session, ADMIN, op_id)
     return op_id

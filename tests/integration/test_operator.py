@@ -32,6 +32,20 @@ def test_failed_job_then_retry_through_the_api(stack):
     assert again.status_code == 409
 
 
+def test_failed_job_then_retry_from_flower_s_task(stack):
+    """Flower's way: send `orchestrator.ops.retry_operation` with the operation id."""
+    fail_next_jobs(stack, 1)
+    try:
+        _, created = stack.create_server(name="retry-by-task")
+        op = wait_operation(stack, created["operation"]["id"])
+    finally:
+        clear_faults(stack)
+    assert op["status"] == "FAILED"
+    assert stack.celery.send_task("orchestrator.ops.retry_operation", args=[op["id"]]).get(timeout=30) == op["id"]
+    assert wait_operation(stack, op["id"])["status"] == "SUCCEEDED"
+    assert stack.server(created["id"])["status"] == "ACTIVE"
+
+
 def test_one_time_password_url_and_no_password_anywhere(stack):
     password = "Secret-Passw0rd-XYZ"
     status, created = stack.create_server(name="pw", password=password)

@@ -22,7 +22,7 @@ from tests.integration.helpers import RAPI_AUTH
 ACTION_MIX = (("shutdown", "ACTIVE", "STOPPED"), ("reboot", "ACTIVE", "ACTIVE"), ("start", "STOPPED", "ACTIVE"))
 # What the cluster says about an instance in each API status.
 RUNNING = {"ACTIVE": True, "STOPPED": False}
-OP_REASON = re.compile(r"^orchestrator:op:(\d+)$")
+OP_REASON = re.compile(r"^orchestrator:op:(\d+)(?::\d+)?$")  # any attempt of the operation
 
 
 @dataclass

@@ -21,6 +21,7 @@ from .rapi import RapiClient, RapiError, RapiNotFound
 from .reconciliation import instance_nics, instance_operstate
 from .servers import last_operations
 from .state import JobReport, apply_job_report
+from .validation import check_name
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,9 @@ def import_server(session: Session, backend: Backend, instance_name: str, *, pre
     disks (or the one given, checked); the image the one whose location is the instance's
     osparams img_id (or the one given). Recorded as a finished `import` operation.
     """
+    check_name(user_id, "user_id")
+    if name is not None:
+        check_name(name, "name")
     server_id = _free_server_id(session, instance_name, prefix)
     inst = _read_instance(client, backend, instance_name)
     flavor = _flavor_for(session, inst, flavor_id)

@@ -17,6 +17,7 @@ from .errors import Conflict, Forbidden, Invalid, NotFound
 from .ganeti import OP_REMOVE
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
 from .state import JobReport, apply_job_report
+from .validation import check_name
 
 # Operstates each user action may start from, as Synnefo allows them.
 ALLOWED_FROM = {
@@ -250,6 +251,9 @@ def search_servers(
     Deleted servers are left out unless `deleted` or `status=DELETED`. `after` is the last
     id of the previous page (the API wraps it in an opaque cursor).
     """
+    for field, text in (("name", name), ("user_id", owner)):
+        if text is not None:
+            check_name(text, field)  # a filter is text a database and a terminal take as it is
     query = select(Server).order_by(Server.id)
     if not admin:
         query = query.where(Server.user_id == user_id)
@@ -282,6 +286,7 @@ def modify_server(session: Session, server: Server, *, user_id: str, admin: bool
     if server.deleted:
         raise Conflict(f"server {server.id} is deleted")
     if name is not None:
+        check_name(name, "name")
         if server.suspended and not admin:
             raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
         server.name = name

@@ -192,6 +192,17 @@ def test_cli_refuses_the_same_names(stack):
     assert not new_configs(stack, before)
 
 
+def test_cli_rename_list_and_import_refuse_them_too(stack):
+    """What click hands over from bytes that are not UTF-8 (lone surrogates) is one error line."""
+    server_id = stack.create_server(name="cli-rename-target")[1]["id"]
+    cli_fails("server", "modify", str(server_id), "--name", "bad\udcff", says="name")
+    cli_fails("server", "list", "--filter-by", "name=bad\udcff", says="name")
+    cli_fails("server", "list", "--filter-by", "user=a\x1bb", says="user_id")
+    cli_fails("server", "import", "--backend", "1", "--instance", "snf-999999", "--user", "bad\udcff",
+              says="user_id")
+    assert stack.server(server_id)["name"] == "cli-rename-target"
+
+
 def test_a_failed_row_write_takes_its_configs_back(stack, monkeypatch):
     """The configs are stored once the rows are flushed; a commit that fails takes them back."""
     from sqlalchemy.exc import OperationalError

@@ -34,6 +34,16 @@ ID = validate.Range(min=0, max=2**31 - 1)
 UtcDateTime = ma.fields.DateTime
 
 
+class JsonBoolean(ma.fields.Boolean):
+    """A boolean in a JSON body: `true` or `false`, as the spec says. marshmallow's Boolean also
+    takes 0, 1, "yes", "on"...: right for a query string (BackendQuerySchema), not for JSON."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
 class OperationSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String()
@@ -46,6 +56,8 @@ class OperationSchema(ma.Schema):
     attempts = ma.fields.Integer()
     redrives = ma.fields.Integer(metadata={"description": "times the beat re-drove it after its chain stopped moving"})
     error = ma.fields.String(allow_none=True)
+    deadline_at = UtcDateTime(allow_none=True, metadata={
+        "description": "its attempt is stopped then (OPERATION_DEADLINE_S); set when its first step runs"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     finished_at = UtcDateTime(allow_none=True)
@@ -164,8 +176,8 @@ class BackendCreateSchema(ma.Schema):
     scheme = ma.fields.String(load_default="https", validate=validate.OneOf(catalog.SCHEMES))
     username = ma.fields.String(required=True, load_only=True, validate=USERNAME)
     password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
-    verify_tls = ma.fields.Boolean(load_default=True)
-    drained = ma.fields.Boolean(load_default=True, metadata={"description": "drained by default, as Synnefo adds"})
+    verify_tls = JsonBoolean(load_default=True)
+    drained = JsonBoolean(load_default=True, metadata={"description": "drained by default, as Synnefo adds"})
     disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), load_default=None,
                                     validate=DISK_TEMPLATES,
                                     metadata={"description": "default: the cluster's enabled templates"})
@@ -178,9 +190,9 @@ class BackendModifySchema(ma.Schema):
     scheme = ma.fields.String(validate=validate.OneOf(catalog.SCHEMES))
     username = ma.fields.String(load_only=True, validate=USERNAME)
     password = ma.fields.String(load_only=True, validate=PASSWORD)
-    verify_tls = ma.fields.Boolean()
-    drained = ma.fields.Boolean()
-    offline = ma.fields.Boolean()
+    verify_tls = JsonBoolean()
+    drained = JsonBoolean()
+    offline = JsonBoolean()
     disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), validate=DISK_TEMPLATES)
 
 
@@ -239,7 +251,7 @@ class FlavorProductSchema(ma.Schema):
 
 
 class FlavorModifySchema(ma.Schema):
-    deleted = ma.fields.Boolean(required=True)
+    deleted = JsonBoolean(required=True)
 
 
 class FlavorQuerySchema(ma.Schema):
@@ -280,7 +292,7 @@ class ImageCreateSchema(ma.Schema):
         validate=validate.Length(max=validation.MAX_PROPERTIES), load_default=dict,
         metadata={"description": f"free-form strings (OSFAMILY, ROOT_PARTITION, users, ...), at most "
                                  f"{validation.MAX_PROPERTIES}"})
-    public = ma.fields.Boolean(load_default=False, metadata={"description": "administrators only"})
+    public = JsonBoolean(load_default=False, metadata={"description": "administrators only"})
 
 
 class ServerQuerySchema(ma.Schema):
@@ -304,7 +316,7 @@ class ServerPageSchema(ma.Schema):
 
 class ServerModifySchema(ma.Schema):
     name = ma.fields.String(validate=NAME)
-    suspended = ma.fields.Boolean(metadata={"description": "administrators only"})
+    suspended = JsonBoolean(metadata={"description": "administrators only"})
 
 
 class ServerImportSchema(ma.Schema):

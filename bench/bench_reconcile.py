@@ -178,8 +178,8 @@ def _measure(servers: int, backends: int, started: dict, settings, sim_setup: fl
         session.add(Image(id=1, name="debian", location="debian.diskdump"))
         for index, port in enumerate(started["ports"]):
             session.add(Backend(id=index + 1, clustername=f"cluster{index + 1}.sim.local", host="127.0.0.1",
-                                port=port, scheme="http", username=USER, password=PASSWORD, verify_tls=False,
-                                drained=False))
+                                port=port, scheme="http", username=USER, password=ctx.credentials.seal(PASSWORD),
+                                verify_tls=False, drained=False))
         session.commit()
         long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
         for index in range(backends):

@@ -31,14 +31,29 @@ def epoch_nano() -> int:
     return time.time_ns()
 
 
+# Private and secret OS parameters (design-os.rst, "OS parameter categories") are Private
+# values in Ganeti: the job's files and its queries show "<redacted>"; only the running
+# opcode sees them.
+PRIVATE_PARAMS = ("osparams_private", "osparams_secret")
+REDACTED = "<redacted>"
+
+
+def redacted(op_input: dict) -> dict:
+    """The opcode's input as the job queue shows and writes it."""
+    hidden = {key: {name: REDACTED for name in op_input[key]} for key in PRIVATE_PARAMS
+              if isinstance(op_input.get(key), dict) and op_input[key]}
+    return {**op_input, **hidden} if hidden else op_input
+
+
 class QueuedOp:
     """One opcode of a job, with Ganeti's per-opcode bookkeeping."""
 
-    __slots__ = ("input", "status", "result", "log", "start_timestamp", "exec_timestamp",
+    __slots__ = ("input", "shown", "status", "result", "log", "start_timestamp", "exec_timestamp",
                  "end_timestamp", "priority", "plan")
 
     def __init__(self, op_input: dict):
-        self.input = op_input
+        self.input = op_input  # what the opcode runs with
+        self.shown = redacted(op_input)  # what job queries and job files show
         self.status = C.JOB_QUEUED
         self.result = None
         self.log: list = []
@@ -53,7 +68,7 @@ class QueuedOp:
         return self.input["OP_ID"]
 
     def serialize(self) -> dict:
-        return {"input": self.input, "status": self.status, "result": self.result, "log": self.log,
+        return {"input": self.shown, "status": self.status, "result": self.result, "log": self.log,
                 "start_timestamp": self.start_timestamp, "exec_timestamp": self.exec_timestamp,
                 "end_timestamp": self.end_timestamp, "priority": self.priority}
 
@@ -115,7 +130,7 @@ class Job:
         if name == "status":
             return self.status
         if name == "ops":
-            return [op.input for op in self.ops]
+            return [op.shown for op in self.ops]
         if name == "opstatus":
             return [op.status for op in self.ops]
         if name == "opresult":

@@ -139,7 +139,8 @@ class InstanceCreate(OpDef):
         "helper_startup_timeout": None, "helper_shutdown_timeout": None,
     }
     types = {"instance_name": str, "disks": list, "nics": list, "disk_template": str, "mode": str,
-             "beparams": dict, "hvparams": dict, "osparams": dict, "tags": list, "start": bool,
+             "beparams": dict, "hvparams": dict, "osparams": dict, "osparams_private": dict,
+             "osparams_secret": dict, "tags": list, "start": bool,
              "name_check": bool, "ip_check": bool, "conflicts_check": bool, "pnode": str, "snode": str,
              "iallocator": str, "os_type": str, "hypervisor": str}
 
@@ -254,6 +255,7 @@ class InstanceCreate(OpDef):
             return {"nodes": nodes}
         # Ganeti adds the instance to the config before creating disks and installing
         # the OS: it is listed (down) while the job runs, and its disks are reserved.
+        # osparams_secret only reach the OS scripts: never the config, nor instance queries.
         inst = Instance(name=name, os=op["os_type"] or "", pnode=nodes[0], snodes=nodes[1:],
                         disk_template=template, disks=disks, nics=nics, beparams=be,
                         hvparams=dict(op["hvparams"] or {}), osparams=dict(op["osparams"] or {}),

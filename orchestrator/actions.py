@@ -4,28 +4,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import vmconfig
 from .models import Operation, Server
 from .rapi import RapiClient
 from .ganeti import OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP
 
-Submit = Callable[[RapiClient, Operation, Server, str, str], int]
+# (client, op, server, instance name, reason, secret OS parameters) -> job id
+Submit = Callable[[RapiClient, Operation, Server, str, str, dict], int]
 
 
 @dataclass(frozen=True)
 class Action:
     kind: str
     opcode: str
-    submit: Submit  # (client, op, server, instance name, reason) -> job id
+    submit: Submit  # (client, op, server, instance name, reason, secret osparams) -> job id
     allocates: bool = False
     task: str | None = None  # what the API shows while it runs, instead of the operstate
+    installs: bool = False  # runs the OS installer, which gets its one-time config URL
+
+    def secret_osparams(self, op: Operation, configs: vmconfig.ConfigStore, public_api_url: str) -> dict:
+        """What only the OS scripts may see, read from Redis when the write is sent (so it
+        is in no row): the installer's one-time URL for a create, nothing for other kinds."""
+        if not self.installs:
+            return {}
+        return vmconfig.installer_osparams(configs, op.id, public_api_url)
 
 
-def create_spec(op: Operation, server: Server, name: str) -> dict:
+def create_spec(op: Operation, server: Server, name: str, secret_osparams: dict | None = None) -> dict:
+    """The create request. `secret_osparams` go in Ganeti's `osparams_secret` (2.16+): passed to
+    the OS scripts, never written to the cluster's config or job files, never shown by its
+    instance or job queries, where `osparams` are all three."""
     flavor, image = server.flavor, server.image
     osparams = {"img_id": image.location, "img_format": image.properties.get("format", "diskdump")}
-    if op.params.get("config_url"):
-        osparams["config_url"] = op.params["config_url"]
-    return {
+    spec = {
         "mode": "create",
         "instance_name": name,
         "disk_template": flavor.disk_template,
@@ -42,6 +53,9 @@ def create_spec(op: Operation, server: Server, name: str) -> dict:
         "conflicts_check": False,
         "tags": [op.reason],  # this attempt's: a replay of another attempt never takes it for its own
     }
+    if secret_osparams:
+        spec["osparams_secret"] = dict(secret_osparams)
+    return spec
 
 
 def _resize_beparams(op: Operation) -> dict:
@@ -51,15 +65,16 @@ def _resize_beparams(op: Operation) -> dict:
 ACTIONS: dict[str, Action] = {
     a.kind: a
     for a in (
-        Action("create", OP_CREATE, lambda c, op, s, n, r: c.create_instance(create_spec(op, s, n), reason=r),
-               allocates=True),
-        Action("start", OP_STARTUP, lambda c, op, s, n, r: c.startup(n, reason=r)),
-        Action("shutdown", OP_SHUTDOWN, lambda c, op, s, n, r: c.shutdown(n, reason=r)),
+        Action("create", OP_CREATE,
+               lambda c, op, s, n, r, secret: c.create_instance(create_spec(op, s, n, secret), reason=r),
+               allocates=True, installs=True),
+        Action("start", OP_STARTUP, lambda c, op, s, n, r, _secret: c.startup(n, reason=r)),
+        Action("shutdown", OP_SHUTDOWN, lambda c, op, s, n, r, _secret: c.shutdown(n, reason=r)),
         Action("reboot", OP_REBOOT,
-               lambda c, op, s, n, r: c.reboot(n, reboot_type=op.params.get("type", "soft"), reason=r),
+               lambda c, op, s, n, r, _secret: c.reboot(n, reboot_type=op.params.get("type", "soft"), reason=r),
                task="REBOOT"),
         Action("resize", OP_SET_PARAMS,
-               lambda c, op, s, n, r: c.modify(n, beparams=_resize_beparams(op), reason=r), task="RESIZE"),
-        Action("destroy", OP_REMOVE, lambda c, op, s, n, r: c.delete_instance(n, reason=r)),
+               lambda c, op, s, n, r, _secret: c.modify(n, beparams=_resize_beparams(op), reason=r), task="RESIZE"),
+        Action("destroy", OP_REMOVE, lambda c, op, s, n, r, _secret: c.delete_instance(n, reason=r)),
     )
 }

@@ -43,4 +43,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "orchestrator.periodic.recover_operations",
             "schedule": max(1.0, settings.operation_stall_s / 2),
         },
+        # Creates that ended outside a chain step (a chain that died, Redis down at the end)
+        # leave their installer config until this pass: as often as recovery runs.
+        "spend-installer-configs": {
+            "task": "orchestrator.periodic.spend_installer_configs",
+            "schedule": max(1.0, settings.operation_stall_s / 2),
+        },
     }

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from .credentials import Credentials
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import IN_FLIGHT, Backend, Finding, Flavor, Image, Operation, Server
 from .rapi import Endpoint, RapiClient, RapiError, RapiUnauthorized, RapiUnavailable
@@ -86,13 +87,14 @@ def _check_templates(templates: Iterable[str]) -> list[str]:
     return templates
 
 
-def add_backend(session: Session, settings: Settings, *, host: str, username: str, password: str, port: int = 5080,
-                scheme: str = "https", clustername: str | None = None, verify_tls: bool = True,
-                drained: bool = True, disk_templates: list[str] | None = None) -> Backend:
+def add_backend(session: Session, settings: Settings, credentials: Credentials, *, host: str, username: str,
+                password: str, port: int = 5080, scheme: str = "https", clustername: str | None = None,
+                verify_tls: bool = True, drained: bool = True, disk_templates: list[str] | None = None) -> Backend:
     """Add a cluster after one `/2/info` call; drained by default, as Synnefo adds them.
 
     The cluster's name comes from `/2/info` unless given; the allowed disk templates are
     the cluster's enabled ones unless given (a subset restricts what the allocator sends).
+    The password is stored sealed with `credentials`, from the first write on.
     """
     check_host(host)
     check_credential(username, "username")
@@ -117,7 +119,7 @@ def add_backend(session: Session, settings: Settings, *, host: str, username: st
             raise Invalid(f"the cluster does not enable disk templates {missing} (it enables {enabled})",
                           field="disk_templates")
     backend = Backend(clustername=clustername, host=host, port=port, scheme=scheme, username=username,
-                      password=password, verify_tls=verify_tls, drained=drained, offline=False,
+                      password=credentials.seal(password), verify_tls=verify_tls, drained=drained, offline=False,
                       disk_templates=templates, cluster_disk_templates=enabled)
     session.add(backend)
     session.flush()
@@ -127,9 +129,14 @@ def add_backend(session: Session, settings: Settings, *, host: str, username: st
 CONNECTION_FIELDS = ("host", "port", "scheme", "username", "password", "verify_tls")
 
 
-def modify_backend(session: Session, settings: Settings, backend: Backend, **changes: Any) -> Backend:
+def modify_backend(session: Session, settings: Settings, credentials: Credentials, backend: Backend,
+                   **changes: Any) -> Backend:
     """drained, offline, clustername, disk_templates, and the connection (host, port, scheme,
-    credentials, TLS): a changed connection is checked with one `/2/info` call first."""
+    credentials, TLS): a changed connection is checked with one `/2/info` call first.
+
+    A password given is always checked (the stored one is sealed: nothing to compare it
+    with unopened) and stored sealed; the stored one is opened only to check a new address.
+    """
     changes = {k: v for k, v in changes.items() if v is not None}
     unknown = set(changes) - {"drained", "offline", "clustername", "disk_templates", *CONNECTION_FIELDS}
     if unknown:
@@ -143,13 +150,18 @@ def modify_backend(session: Session, settings: Settings, backend: Backend, **cha
     if "clustername" in changes and changes["clustername"] != backend.clustername:
         if session.scalars(select(Backend).where(Backend.clustername == changes["clustername"])).first():
             raise Conflict(f"clustername {changes['clustername']!r} is already taken", field="clustername")
-    connection = {f: changes.get(f, getattr(backend, f)) for f in CONNECTION_FIELDS}
-    if any(f in changes and changes[f] != getattr(backend, f) for f in CONNECTION_FIELDS):
+    if "password" in changes or any(f in changes and changes[f] != getattr(backend, f)
+                                    for f in CONNECTION_FIELDS if f != "password"):
+        connection = {f: changes[f] if f in changes else getattr(backend, f) for f in CONNECTION_FIELDS}
+        if "password" not in changes:
+            connection["password"] = credentials.password(backend)
         if (connection["host"], connection["port"]) != (backend.host, backend.port) and session.scalars(
                 select(Backend).where(Backend.host == connection["host"], Backend.port == connection["port"],
                                       Backend.id != backend.id)).first():
             raise Conflict(f"a backend already reaches {connection['host']}:{connection['port']}", field="host")
         check_cluster(settings, **connection)
+        if "password" in changes:
+            changes["password"] = credentials.seal(changes["password"])
     if "disk_templates" in changes:
         changes["disk_templates"] = _check_templates(changes["disk_templates"])
     if "offline" in changes:

@@ -6,7 +6,9 @@ import os
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .credentials import Credentials
 from .models import Backend, Flavor, Image
+from .settings import Settings
 
 DEMO_FLAVORS = [
     ("c1r1024d10", 1, 1024, 10, "plain"),
@@ -16,27 +18,32 @@ DEMO_FLAVORS = [
 ]
 
 
-def seed(session: Session, env: dict[str, str] | None = None) -> dict[str, list]:
+def seed(session: Session, env: dict[str, str] | None = None, credentials: Credentials | None = None
+         ) -> dict[str, list]:
     """Create what is missing; running it twice changes nothing.
 
     The simulated clusters are described by the `make run` stack's SIM_* variables (`env`,
-    or this process's environment)."""
+    or this process's environment); their password is sealed with `credentials`, else with
+    the keys the settings of that same environment give, which the stack's processes read."""
     env = dict(os.environ if env is None else env)
-    created = {"backends": _backends(session, env), "flavors": _flavors(session), "images": _image(session)}
+    created = {"backends": _backends(session, env, credentials), "flavors": _flavors(session),
+               "images": _image(session)}
     session.commit()
     return created
 
 
-def _backends(session: Session, env: dict[str, str]) -> list[str]:
+def _backends(session: Session, env: dict[str, str], credentials: Credentials | None) -> list[str]:
     base_port, host = int(env.get("SIM_BASE_PORT", "5080")), env.get("SIM_HOST", "127.0.0.1")
     created = []
     for index in range(int(env.get("SIM_CLUSTERS", "2"))):
         name = f"cluster{index + 1}.sim.local"
         if session.scalars(select(Backend).where(Backend.clustername == name)).first():
             continue
+        credentials = credentials or Credentials.from_settings(Settings.from_env(env))
+        password = credentials.seal(env.get("SIM_RAPI_PASSWORD", "rapi-secret"))
         session.add(Backend(clustername=name, host=host, port=base_port + index, scheme=env.get("SIM_SCHEME", "http"),
-                            username=env.get("SIM_RAPI_USER", "rapi"),
-                            password=env.get("SIM_RAPI_PASSWORD", "rapi-secret"), verify_tls=False, drained=False))
+                            username=env.get("SIM_RAPI_USER", "rapi"), password=password, verify_tls=False,
+                            drained=False))
         created.append(name)
     return created
 

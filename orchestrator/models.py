@@ -56,7 +56,8 @@ class Backend(Timestamped, Base):
     port: Mapped[int] = mapped_column(Integer, default=5080)
     scheme: Mapped[str] = mapped_column(String(5), default="https")
     username: Mapped[str] = mapped_column(String(255))
-    password: Mapped[str] = mapped_column(String(255))
+    # Sealed (orchestrator.credentials): a Fernet token, never the clear password.
+    password: Mapped[str] = mapped_column(Text)
     verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
     drained: Mapped[bool] = mapped_column(Boolean, default=True)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -205,6 +206,9 @@ class Operation(Timestamped, Base):
     submit_lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # The attempt: 0, then one more at every retry. Its jobs carry it in their reason (`reason`).
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The current attempt is past its deadline then: its job is canceled and it fails
+    # (orchestrator.deadlines); an operator's cancel brings it to now.
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # Touched by every step run, polls included: recovery re-drives operations it stops moving.
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # How often recovery re-drove it: each re-drive doubles the wait before the next one.

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import deadlines
 from .actions import ACTIONS
 from .db import write_lock
 from .errors import Conflict, NotFound
@@ -53,10 +54,31 @@ def reopen(session: Session, op: Operation) -> Operation:
     op.submit_lease_until = None
     op.attempts = 0
     op.redrives = 0
+    op.deadline_at = None  # a new attempt: its clock starts when its first step runs
+    op.params = {k: v for k, v in op.params.items() if k not in (deadlines.CANCEL, deadlines.STOPPING)}
     op.finished_at = None
     op.heartbeat_at = utcnow()
     if server is not None:
         _show_in_flight(server, op)
+    session.flush()
+    return op
+
+
+def cancel(session: Session, op: Operation, by: str) -> Operation:
+    """Stop an operation in flight as at its deadline (flushed, not committed): its chain
+    cancels its Ganeti job, or fails it if nothing was sent yet (orchestrator.deadlines).
+    Asking again changes nothing but the record of who asked."""
+    if op.server is not None:
+        lock_server(session, op.server)
+    else:
+        write_lock(session)
+    session.refresh(op)
+    if op.is_finished:
+        raise Conflict(f"operation {op.id} is {op.status}; only operations in flight can be canceled")
+    if op.step == Step.FINALIZE.value:
+        raise Conflict(f"operation {op.id}'s job has ended ({op.job_status}); it is being finalized")
+    deadlines.request_cancel(op, by)
+    op.heartbeat_at = utcnow()
     session.flush()
     return op
 

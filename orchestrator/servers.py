@@ -52,12 +52,11 @@ def request_create(
     image_id: int,
     admin: bool = False,
     backend_id: int | None = None,
-    config_url: str | None = None,
 ) -> tuple[Server, Operation]:
     """Write a BUILD server and its create operation (flushed, not committed).
 
-    `config_url` is the installer's one-time URL; it goes to Ganeti in osparams.
-    """
+    The installer's one-time URL is no parameter: it is a credential, kept in Redis only
+    (vmconfig.ConfigStore.put_installer)."""
     flavor = usable_flavor(session, flavor_id)
     image = visible_image(session, image_id, user_id, admin=admin)
     if backend_id is not None:
@@ -71,8 +70,6 @@ def request_create(
     params: dict[str, Any] = {}
     if backend_id is not None:
         params["backend_id"] = backend_id
-    if config_url:
-        params["config_url"] = config_url
     op = Operation(kind="create", server_id=server.id, user_id=user_id, step=Step.ALLOCATE.value, params=params)
     session.add(op)
     session.flush()

@@ -46,6 +46,41 @@ def _fixes(value: str) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# How long an operation's attempt may take, by kind, before its Ganeti job is canceled and the
+# operation fails (orchestrator.deadlines); `default` is for kinds not named.
+DEFAULT_OPERATION_DEADLINES: dict[str, float] = {
+    "create": 3600.0, "destroy": 1800.0, "resize": 1800.0, "reboot": 900.0, "start": 900.0,
+    "shutdown": 900.0, "default": 1800.0,
+}
+
+
+def _deadlines(value: str) -> dict[str, float]:
+    """OPERATION_DEADLINE_S: seconds for every kind (`900`), or per kind
+    (`create=3600,reboot=600`; kinds not named keep their default)."""
+    value = value.strip()
+    if re.fullmatch(r"[0-9.]+", value):
+        return {kind: _positive(value, "OPERATION_DEADLINE_S") for kind in DEFAULT_OPERATION_DEADLINES}
+    deadlines = dict(DEFAULT_OPERATION_DEADLINES)
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        kind, sep, seconds = item.partition("=")
+        kind = kind.strip()
+        if not sep or kind not in DEFAULT_OPERATION_DEADLINES:
+            raise ValueError(f"OPERATION_DEADLINE_S: expected kind=seconds with a kind among "
+                             f"{sorted(DEFAULT_OPERATION_DEADLINES)}, got {item!r}")
+        deadlines[kind] = _positive(seconds, f"OPERATION_DEADLINE_S {kind}")
+    return deadlines
+
+
+def _positive(text: str, what: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"{what}: {text.strip()!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise ValueError(f"{what}: must be more than 0 seconds, got {text.strip()!r}")
+    return seconds
+
+
 def _queue_type(value: str) -> str:
     value = value.strip().lower()
     if value not in ("quorum", "classic"):
@@ -84,6 +119,8 @@ class Settings:
     admin_token: str = field(default=DEV_ADMIN_TOKEN, metadata=_env("ORCHESTRATOR_ADMIN_TOKEN"))
     poll_interval_s: float = field(default=1.0, metadata=_env("POLL_INTERVAL_S", float))
     operation_stall_s: float = field(default=300.0, metadata=_env("OPERATION_STALL_S", float))
+    operation_deadline_s: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_OPERATION_DEADLINES),
+                                                   metadata=_env("OPERATION_DEADLINE_S", _deadlines))
     rabbitmq_queue_type: str = field(default="quorum", metadata=_env("RABBITMQ_QUEUE_TYPE", _queue_type))
     worker_max_memory_mib: int = field(default=256, metadata=_env("WORKER_MAX_MEMORY_MIB", int))
     vm_config_ttl_s: int = field(default=3600, metadata=_env("VM_CONFIG_TTL_S", int))
@@ -112,6 +149,12 @@ class Settings:
     # prometheus-client's multiprocess mode (its own variable): a directory the API's gunicorn
     # workers share, so /metrics counts every worker's requests, whichever worker answers.
     prometheus_multiproc_dir: Path | None = field(default=None, metadata=_env("PROMETHEUS_MULTIPROC_DIR", Path))
+    # The Fernet keys that seal the clusters' RAPI passwords in the database
+    # (orchestrator.credentials): the first seals, every one opens, so keys rotate. When none
+    # is given, the key file's (made on first use; from_env: CREDENTIALS_KEY_FILE, else
+    # <var_dir>/credentials.key).
+    credentials_keys: tuple[str, ...] = field(default=(), repr=False, metadata=_env("CREDENTIALS_KEYS", _names))
+    credentials_key_file: Path = Path("var") / "credentials.key"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -133,6 +176,7 @@ class Settings:
             result_backend=env.get("CELERY_RESULT_BACKEND") or f"{redis}/1",
             redis_url=env.get("REDIS_URL") or f"{redis}/2",
             public_api_url=env.get("PUBLIC_API_URL") or f"http://127.0.0.1:{env.get('API_PORT') or 8000}",
+            credentials_key_file=Path(env.get("CREDENTIALS_KEY_FILE") or var_dir / "credentials.key").resolve(),
             **values,
         )
 
@@ -141,12 +185,17 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         shown["admin_token"] = "***"
         shown["metrics_token"] = self.metrics_token and "***"
+        shown["credentials_keys"] = tuple("***" for _ in self.credentials_keys)
         for name in ("database_url", "broker_url", "result_backend", "redis_url"):
             shown[name] = re.sub(r"(://[^:/@;]*:)[^@;]*@", r"\1***@", shown[name])
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def deadline_s(self, kind: str) -> float:
+        """The deadline of an attempt of an operation of this kind, in seconds."""
+        return self.operation_deadline_s.get(kind, self.operation_deadline_s["default"])
 
     @property
     def uses_dev_admin_token(self) -> bool:

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import allocator, backends
+from . import allocator, backends, deadlines
 from .actions import ACTIONS
 from .crashpoints import crash_point
 from .db import write_lock
-from .ganeti import FINAL_JOB_STATUSES, JOB_VANISHED, OP_CREATE, carries_reason, ganeti_time
+from .ganeti import (FINAL_JOB_STATUSES, JOB_VANISHED, OP_CREATE, OP_SHUTDOWN, OP_STARTUP, carries_reason,
+                     ganeti_time)
 from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
+from .reconciliation.rules import observed_operstate
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
 from .state import JobReport, apply_job_report
 
@@ -96,6 +98,9 @@ def allocate(session: Session, op_id: int, ctx: Context) -> None:
     op = _load_for_write(session, op_id)
     if not _at(op, Step.ALLOCATE):
         return
+    if _stopped_before_sending(session, op, ctx):
+        session.commit()
+        return
     server = op.server
     if not ACTIONS[op.kind].allocates or server.backend_id is not None:
         op.step = Step.SUBMIT.value
@@ -169,12 +174,13 @@ def submit(session: Session, op_id: int, ctx: Context) -> None:
     if op.submit_started_at is not None and _replay_found(session, op_id, client, name, action.opcode):
         return
     lease = dt.timedelta(seconds=SUBMIT_LEASE_TIMEOUTS * ctx.settings.rapi_timeout_s)
-    op = _claim_write(session, op_id, lease, lambda: _replay_found(session, op_id, client, name, action.opcode))
+    op = _claim_write(session, op_id, ctx, lease, lambda: _replay_found(session, op_id, client, name, action.opcode))
     if op is not None:
         _send_write(session, op, ctx, client, name)
 
 
-def _claim_write(session: Session, op_id: int, lease: dt.timedelta, replay_found) -> Operation | None:
+def _claim_write(session: Session, op_id: int, ctx: Context, lease: dt.timedelta,
+                 replay_found) -> Operation | None:
     """The operation, claimed for this chain's write with its marker durable; None when
     another chain holds the claim, the operation moved on, or a replay found the job."""
     op = _load_for_write(session, op_id)
@@ -184,6 +190,9 @@ def _claim_write(session: Session, op_id: int, lease: dt.timedelta, replay_found
     if op.submit_lease_until is not None and op.submit_lease_until > utcnow():
         session.commit()
         log.info("op=%s another chain is sending its write: this one leaves it to that one", op.id)
+        return None
+    if _stopped_before_sending(session, op, ctx):
+        session.commit()
         return None
     op.status = OpStatus.RUNNING.value
     op.submit_lease_until = utcnow() + lease
@@ -201,11 +210,22 @@ def _claim_write(session: Session, op_id: int, lease: dt.timedelta, replay_found
     return op
 
 
+def _stopped_before_sending(session: Session, op: Operation, ctx: Context) -> bool:
+    """Start the attempt's clock; past its deadline (or canceled), fail it: nothing of this
+    attempt reached a cluster (a replay that found its job has moved on to poll)."""
+    deadlines.start_clock(op, ctx.settings)
+    if not deadlines.is_past(op):
+        return False
+    fail(session, op, f"{deadlines.why_stopped(op, ctx.settings)} before it was sent to a cluster")
+    return True
+
+
 def _send_write(session: Session, op: Operation, ctx: Context, client: RapiClient, name: str) -> None:
     """The one RAPI write, and its job recorded (or the refusal), giving the claim back."""
     op_id, server, action = op.id, op.server, ACTIONS[op.kind]
+    secret = action.secret_osparams(op, ctx.configs, ctx.settings.public_api_url)  # Redis only, never a row
     try:
-        job_id = action.submit(client, op, server, name, op.reason)
+        job_id = action.submit(client, op, server, name, op.reason, secret)
     except RapiUnavailable:
         raise
     except RapiError as exc:
@@ -280,10 +300,13 @@ def poll(session: Session, op_id: int, ctx: Context) -> Poll:
             fail(session, op, f"cannot follow job {job_id}: {exc.message}")
             session.commit()
         return Poll.DONE
+    if job.get("status") not in FINAL_JOB_STATUSES and deadlines.is_past(op):
+        return _stop_overdue(session, op_id, client, ctx)
     op = _load(session, op_id)
     if not _at(op, Step.POLL):
         return Poll.DONE  # an agent's event finished it meanwhile
-    server, action = op.server, ACTIONS[op.kind]
+    deadlines.start_clock(op, ctx.settings)
+    server = op.server
     status = op.job_status = job.get("status")
     if status not in FINAL_JOB_STATUSES:
         server.backend_job_status = status
@@ -291,10 +314,75 @@ def poll(session: Session, op_id: int, ctx: Context) -> Poll:
         op.attempts = 0
         session.commit()
         return Poll.PENDING
-    conclude(op, _ended(op.job_id, action.opcode, job))
+    conclude(op, _ended(op.job_id, ACTIONS[op.kind].opcode, job))
     crash_point(ctx.settings, "poll.before_commit", op.id)
     session.commit()
     return Poll.DONE
+
+
+def _stop_overdue(session: Session, op_id: int, client: RapiClient, ctx: Context) -> Poll:
+    """Past its deadline with its job pending: cancel the job on its cluster.
+
+    Ganeti cancels a queued job at once and a waiting one soon (canceling, then canceled:
+    the next poll concludes it). A running job cannot be canceled: the operation fails now,
+    the server shows what its cluster reports, and the job's own end, when Ganeti reports
+    it, still applies by Ganeti's time (orchestrator.events)."""
+    op = _peek(session, op_id)
+    job_id = op.job_id
+    try:
+        accepted, message = client.cancel_job(job_id)
+    except RapiUnavailable:
+        raise
+    except RapiError as exc:  # e.g. a job that ended meanwhile, or one the cluster lost
+        accepted, message = False, exc.message
+    try:
+        job = client.job(job_id)
+    except RapiNotFound as exc:
+        return _job_vanished(session, op_id, job_id, client, ctx, exc)
+    status = job.get("status")
+    refused = status not in FINAL_JOB_STATUSES and not accepted and status != "canceling"
+    inst = _instance_now(op, client, ctx) if refused else None  # read before the row lock is taken
+    op = _load(session, op_id)
+    if not _at(op, Step.POLL):
+        return Poll.DONE
+    why = deadlines.why_stopped(op, ctx.settings)
+    if deadlines.STOPPING not in op.params:
+        op.params = {**op.params, deadlines.STOPPING: {"why": why, "job_status": op.job_status}}
+    if status in FINAL_JOB_STATUSES:
+        conclude(op, _ended(job_id, ACTIONS[op.kind].opcode, job))
+        session.commit()
+        return Poll.DONE
+    if not refused:
+        op.job_status = status
+        log.info("op=%s server=%s %s: canceling job=%s", op.id, op.server_id, why, job_id)
+        session.commit()
+        return Poll.PENDING
+    fail(session, op, f"{why}: job {job_id} is {status} and Ganeti did not cancel it ({message}); "
+                      "its end still applies when Ganeti reports it")
+    op.job_status = status
+    _settle(op.server, inst)
+    session.commit()
+    return Poll.DONE
+
+
+def _instance_now(op: Operation, client: RapiClient, ctx: Context) -> dict | None:
+    """The operation's instance as its cluster reports it, or None if it does not say."""
+    try:
+        return client.instance(op.server.instance_name(ctx.settings.backend_prefix_id))
+    except RapiError as exc:
+        log.info("op=%s server=%s: the cluster did not report the instance (%s)", op.id, op.server_id, exc.message)
+        return None
+
+
+def _settle(server, inst: dict | None) -> None:
+    """A server whose operation failed with its job still running shows the state its
+    cluster reported (a create that failed is ERROR already, see `fail`)."""
+    if inst is None or server.operstate not in (OperState.STARTED.value, OperState.STOPPED.value):
+        return
+    actual = observed_operstate(inst)
+    if actual is not None and actual != server.operstate:
+        opcode = OP_STARTUP if actual == OperState.STARTED.value else OP_SHUTDOWN
+        apply_job_report(server, JobReport.local(opcode, "success", log_msg=f"the instance is {inst.get('status')}"))
 
 
 def _ended(job_id: int, opcode: str, job: dict) -> JobReport:
@@ -336,6 +424,9 @@ def conclude(op: Operation, report: JobReport) -> None:
     """The operation's job ended: remember how, and hand over to finalize."""
     op.job_status = report.status
     op.error = None if report.status == "success" else (report.log_msg or f"job {report.status}")
+    stopping = op.params.get(deadlines.STOPPING)
+    if report.status == "canceled" and stopping:  # by the chain, at the deadline or an operator's word
+        op.error = f"{stopping['why']}: Ganeti canceled job {report.job_id}, which was {stopping['job_status']}"
     op.params = {**op.params, "job_result": {"job_id": report.job_id, "opcode": report.opcode,
                                              "status": report.status, "timestamp": report.timestamp,
                                              "log_msg": report.log_msg, "ecode": report.ecode}}

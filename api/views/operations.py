@@ -52,6 +52,16 @@ class OperationRetry(MethodView):
         return operations.retry(context(), g.db, principal(), op_id)
 
 
+@blp.route("/<int:op_id>/cancel")
+class OperationCancel(MethodView):
+    @blp.response(202, OperationSchema)
+    @documents(blp, 401, 403, 404, 409)
+    def post(self, op_id: int):
+        """Stop an operation in flight (administrators): its Ganeti job is canceled if it has
+        not started running; the operation ends FAILED, saying who canceled it."""
+        return operations.cancel(context(), g.db, principal(), op_id)
+
+
 @config_blp.route("/<string:key>")
 class VmConfig(MethodView):
     @config_blp.doc(security=[])

@@ -87,6 +87,16 @@ def backend_remove(services: Context, backend_id: int) -> None:
     click.echo(f"backend {backend_id} removed")
 
 
+@backend.command("rotate-credentials")
+@pass_services
+def backend_rotate_credentials(services: Context) -> None:
+    """Reseal every stored RAPI password with the first key (after a new key was put first
+    and every process restarted), so that the old key can be dropped."""
+    with services.session() as session:
+        count = backends.rotate_credentials(services, session)
+    click.echo(f"{count} backend password(s) resealed with the first key of {services.credentials.source}")
+
+
 @backend.command("update-status")
 @click.argument("backend_id", type=int, required=False)
 @OUTPUT

@@ -21,7 +21,7 @@ def db() -> None:
 @pass_settings
 def db_upgrade(settings: Settings, revision: str) -> None:
     """Apply migrations up to REVISION."""
-    migrate.upgrade(settings.database_url, revision=revision)
+    migrate.upgrade(settings.database_url, revision=revision, settings=settings)
     click.echo(f"database at {revision}")
 
 
@@ -35,7 +35,7 @@ def demo_group() -> None:
 def demo_seed(services: Context) -> None:
     """One backend per simulated cluster (SIM_CLUSTERS from SIM_BASE_PORT), flavors, an image."""
     with services.session() as session:
-        created = demo.seed(session)
+        created = demo.seed(session, credentials=services.credentials)
     click.echo(json.dumps(created))
     if services.settings.uses_dev_admin_token:
         click.echo(f"admin token (development default): {services.settings.admin_token}")

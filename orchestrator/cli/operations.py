@@ -73,4 +73,14 @@ def operation_retry(services: Context, op_id: int) -> None:
     click.echo(f"operation {op_id} resumed at step {step}")
 
 
+@operation.command("cancel")
+@click.argument("op_id", type=int)
+@pass_services
+def operation_cancel(services: Context, op_id: int) -> None:
+    """Stop an operation in flight: its Ganeti job is canceled, or it fails if not sent yet."""
+    with services.session() as session:
+        operations.cancel(services, session, ADMIN, op_id)
+    click.echo(f"operation {op_id} is being canceled; `operation show {op_id}` tells when it has stopped")
+
+
 GROUPS = (operation,)

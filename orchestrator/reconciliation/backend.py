@@ -77,8 +77,9 @@ class BackendReconciler:
         busy = self.in_flight()
         rows = self.load_batch()
         for row in rows:
-            if row.id in busy:
-                continue  # an operation is moving it: its chain or events will settle it
+            if row.id in busy:  # an operation is moving it: its chain or events will settle it
+                self.check_overdue(row, busy[row.id], by_id.get(row.id))
+                continue
             self.check_server(row, by_id.get(row.id))
         self.check_orphans(by_id)
         self.write(rows)
@@ -96,10 +97,24 @@ class BackendReconciler:
                                    Server.id).limit(limit)
         return self.session.execute(query).all()
 
-    def in_flight(self) -> set[int]:
-        return set(self.session.scalars(
-            select(Operation.server_id).join(Server, Server.id == Operation.server_id)
-            .where(Operation.status.in_(IN_FLIGHT), Server.backend_id == self.backend_id)))
+    def in_flight(self) -> dict[int, Any]:
+        """Server id → its operation in flight (the columns `check_overdue` reads)."""
+        return {op.server_id: op for op in self.session.execute(
+            select(Operation.server_id, Operation.id, Operation.kind, Operation.step, Operation.deadline_at,
+                   Operation.updated_at, Operation.job_id, Operation.job_status)
+            .join(Server, Server.id == Operation.server_id)
+            .where(Operation.status.in_(IN_FLIGHT), Server.backend_id == self.backend_id))}
+
+    def check_overdue(self, row, op, inst: dict[str, Any] | None) -> None:
+        """Reported, not fixed: the operation's own chain cancels its job at the deadline, so
+        a finding here means that chain is not running (recovery re-drives it) or the job
+        is still being canceled."""
+        deadline = self.opts.deadline_of(op)
+        if deadline is None or deadline > self.opts.now:
+            return
+        self.finding("overdue", row.id, inst.get("name") if inst else self.name(row.id),
+                     {"operation_id": op.id, "kind": op.kind, "step": op.step, "deadline_at": deadline.isoformat(),
+                      "job_id": op.job_id, "job_status": op.job_status})
 
     # -- checks (read phase: nothing is written to the database here) ---------------------
     def check_server(self, row, inst: dict[str, Any] | None) -> None:

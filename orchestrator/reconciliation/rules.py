@@ -33,10 +33,21 @@ class Options:
     interval_min: float | None = None  # staggered: limit from RECONCILIATION_MIN and this interval
     grace_s: float = STALE_GRACE_S
     now: dt.datetime = field(default_factory=utcnow)
+    # OPERATION_DEADLINE_S: for operations whose first step has not run (no deadline_at yet)
+    operation_deadline_s: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, settings: Settings, **overrides: Any) -> "Options":
-        return cls(prefix=settings.backend_prefix_id, reconciliation_min=settings.reconciliation_min, **overrides)
+        return cls(prefix=settings.backend_prefix_id, reconciliation_min=settings.reconciliation_min,
+                   operation_deadline_s=settings.operation_deadline_s, **overrides)
+
+    def deadline_of(self, op) -> dt.datetime | None:
+        """An operation's deadline; one whose chain never ran counts from when it was
+        written (or reopened)."""
+        if op.deadline_at is not None or not self.operation_deadline_s:
+            return op.deadline_at
+        seconds = self.operation_deadline_s.get(op.kind, self.operation_deadline_s.get("default"))
+        return op.updated_at + dt.timedelta(seconds=seconds) if seconds and op.updated_at else None
 
 
 def batch_size(total: int, reconciliation_min: float, interval_min: float) -> int:

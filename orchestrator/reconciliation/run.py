@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..models import Backend, ReconciliationRun, utcnow
+from ..credentials import CredentialsError
 from ..rapi import RapiError
 from .backend import BackendReconciler, fetch_instances
 from .rules import Options, load_flavors
@@ -74,7 +75,15 @@ class _Pass:
                 continue
             if guard is not None:
                 self.held.append(guard)
-            client = self.client_for(backend)
+            try:
+                client = self.client_for(backend)
+            except CredentialsError as exc:  # the deployment's keys: the other backends still count
+                self.skipped[str(backend.id)] = exc.message
+                log.error("reconciliation run=%s backend=%s skipped: %s", self.run.id, backend.id, exc.message)
+                if guard is not None:
+                    self.held.remove(guard)
+                    _release(guard)
+                continue
             return backend, client, guard, pool.submit(fetch_instances, client)
         return None
 

@@ -1,14 +1,17 @@
 """Backends (Ganeti clusters): adding, modifying, removing, reading, and refreshing their capacity."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import backends, catalog
+from .. import backends, catalog, credentials
 from ..models import Backend
 from .context import Context
+
+log = logging.getLogger(__name__)
 
 
 def list_backends(ctx: Context, session: Session, **filters: Any) -> list[Backend]:
@@ -21,13 +24,14 @@ def get(ctx: Context, session: Session, backend_id: int) -> Backend:
 
 def add(ctx: Context, session: Session, **fields: Any) -> Backend:
     """Checked by one /2/info call with its credentials; drained unless told otherwise."""
-    backend = catalog.add_backend(session, ctx.settings, **fields)
+    backend = catalog.add_backend(session, ctx.settings, ctx.credentials, **fields)
     session.commit()
     return backend
 
 
 def modify(ctx: Context, session: Session, backend_id: int, **changes: Any) -> Backend:
-    backend = catalog.modify_backend(session, ctx.settings, catalog.get_backend(session, backend_id), **changes)
+    backend = catalog.modify_backend(session, ctx.settings, ctx.credentials, catalog.get_backend(session, backend_id),
+                                     **changes)
     session.commit()
     return backend
 
@@ -35,6 +39,14 @@ def modify(ctx: Context, session: Session, backend_id: int, **changes: Any) -> B
 def remove(ctx: Context, session: Session, backend_id: int) -> None:
     catalog.remove_backend(session, catalog.get_backend(session, backend_id))
     session.commit()
+
+
+def rotate_credentials(ctx: Context, session: Session) -> int:
+    """Reseal every stored RAPI password with the first key, so that older keys can then be
+    dropped (docs/credentials.md); how many were resealed."""
+    count = credentials.reseal_backends(session, ctx.credentials)
+    session.commit()
+    return count
 
 
 def refresh(ctx: Context, session: Session, backend_id: int | None = None) -> list[Backend]:
@@ -56,7 +68,12 @@ def refresh_periodic(ctx: Context) -> dict[str, bool]:
             retries = backends.periodic_read_retries(backend)
             if retries is None:
                 continue
-            answered[backend.clustername] = backends.refresh_stats(session, backend,
-                                                                   ctx.cluster(backend, read_retries=retries))
+            try:
+                client = ctx.cluster(backend, read_retries=retries)
+            except credentials.CredentialsError as exc:  # the deployment's keys: the other backends still refresh
+                log.error("backend=%s not refreshed: %s", backend.id, exc.message)
+                answered[backend.clustername] = False
+                continue
+            answered[backend.clustername] = backends.refresh_stats(session, backend, client)
             session.commit()
     return answered

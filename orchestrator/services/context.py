@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis as redis_lib
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..credentials import Credentials
 from ..db import get_sessionmaker, session_scope
 from ..dispatch import Dispatcher
 from ..models import Backend
@@ -38,10 +39,17 @@ class Context:
     def configs(self) -> ConfigStore:
         return ConfigStore(self.redis, self.settings.vm_config_ttl_s)
 
+    @functools.cached_property
+    def credentials(self) -> Credentials:
+        """The keys that seal and open the stored RAPI passwords (read on first use, so a
+        process that never talks to a cluster never makes the key file)."""
+        return Credentials.from_settings(self.settings)
+
     def cluster(self, backend: Backend, read_retries: int = 3) -> RapiClient:
-        """A RAPI client for `backend` with this deployment's timeouts and CA."""
-        return client_for(backend, timeout=self.settings.rapi_timeout_s, ca_file=self.settings.rapi_ca_file,
-                          read_retries=read_retries)
+        """A RAPI client for `backend` with this deployment's timeouts and CA: where its stored
+        password is opened, for the client alone."""
+        return client_for(backend, self.credentials.password(backend), timeout=self.settings.rapi_timeout_s,
+                          ca_file=self.settings.rapi_ca_file, read_retries=read_retries)
 
 
 def build_context(settings: Settings) -> Context:

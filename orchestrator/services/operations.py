@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from .. import operations, queries, steps
 from ..auth import Principal
-from ..errors import Conflict
+from ..errors import Conflict, Forbidden
 from ..models import Operation
 from . import handover
 from .context import Context
@@ -28,6 +28,18 @@ def retry(ctx: Context, session: Session, who: Principal, op_id: int) -> Operati
     """Resume a FAILED operation at the step that failed: reopened, committed, dispatched."""
     op = get(ctx, session, who, op_id)
     operations.reopen(session, op)
+    session.commit()
+    handover.run(ctx, op)
+    return op
+
+
+def cancel(ctx: Context, session: Session, who: Principal, op_id: int) -> Operation:
+    """An operator stops an operation in flight: committed, then its chain is driven again
+    (steps are idempotent) so that the cancel takes effect now, even if its chain stopped."""
+    op = get(ctx, session, who, op_id)
+    if not who.admin:
+        raise Forbidden("only administrators may cancel operations")
+    operations.cancel(session, op, who.user_id)
     session.commit()
     handover.run(ctx, op)
     return op

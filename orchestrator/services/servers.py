@@ -2,18 +2,22 @@
 durable operation at once."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import auth, inspect, servers, validation, vmconfig
 from ..auth import Principal
 from ..errors import Forbidden, Invalid, NotFound
-from ..models import Backend, Operation, Server
+from ..models import Backend, Operation, OpStatus, Server
 from ..state import api_status
 from . import handover
 from .context import Context
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,8 @@ def get(ctx: Context, session: Session, who: Principal, server_id: int) -> Serve
 def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_id: int, image_id: int,
            password: str | None = None, backend_id: int | None = None, owner: str | None = None) -> Created:
     """Validate, write the server and its operation (flushed), keep the password behind two
-    one-time URLs (the user's and the installer's, in Redis only), commit, dispatch.
+    one-time URLs in Redis only (the user's, returned; the installer's, addressed by the
+    operation and read by its submit step: no row and no answer ever holds it), commit, dispatch.
 
     Everything is checked before Redis is touched, and a row the database refuses fails at
     the flush, before it too; a commit that fails takes the stored configs back.
@@ -50,26 +55,58 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
         vmconfig.check_password(password)
     servers.usable_flavor(session, flavor_id)
     servers.visible_image(session, image_id, owner, admin=who.admin)
-    keys = (ctx.configs.new_key(), ctx.configs.new_key())  # the user's, the installer's
-    user_url, installer_url = (_config_url(ctx, key) for key in keys)
     server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
-                                        flavor_id=flavor_id, image_id=image_id, backend_id=backend_id,
-                                        config_url=installer_url)
+                                        flavor_id=flavor_id, image_id=image_id, backend_id=backend_id)
     config = {"password": password or vmconfig.generate_password(),
               "config": {"hostname": vmconfig.hostname_for(name, server.id)}}
+    user_key, installer_key = ctx.configs.new_key(), ctx.configs.new_key()
     try:
-        for key in keys:
-            ctx.configs.put(config, key)
+        ctx.configs.put(config, user_key)
+        ctx.configs.put_installer(op.id, config, installer_key)
         session.commit()
     except BaseException:
-        ctx.configs.discard(*keys)
+        ctx.configs.discard(user_key, installer_key, installer_of=op.id)
         raise
     handover.run(ctx, op)
-    return Created(server, op, user_url)
+    return Created(server, op, vmconfig.config_url(ctx.settings.public_api_url, user_key))
 
 
-def _config_url(ctx: Context, key: str) -> str:
-    return f"{ctx.settings.public_api_url.rstrip('/')}/api/v1/config/{key}"
+def spend_installer_config(ctx: Context, session: Session, op_id: int) -> bool:
+    """Once a create has ended (either way), its installer's one-time config is deleted:
+    the OS scripts have run, and a key left behind would hand out the password for the rest
+    of its TTL. Nothing is done while it runs, or for other kinds; best effort (Redis down:
+    `sweep_installer_configs` tries again). Whether an entry was spent."""
+    op = session.get(Operation, op_id, populate_existing=True)
+    if op is not None and not (op.kind == "create" and op.is_finished):
+        return False
+    return ctx.configs.spend_installers(op_id) > 0
+
+
+# An installer entry whose operation is not in the database is spent only after this long:
+# the create use case stores it just before it commits its operation.
+INSTALLER_GRACE_S = 60
+
+
+def sweep_installer_configs(ctx: Context) -> list[int]:
+    """Beat: spend the installer entries whose create ended where no chain step saw it (a
+    chain that died, an operation ended by an event, a destroy or a tool), or whose
+    operation is gone. The operations whose entries were spent."""
+    entries = dict(ctx.configs.installers())
+    if not entries:
+        return []
+    ids = sorted(entries)
+    with ctx.session() as session:
+        status = {}
+        for start in range(0, len(ids), 500):
+            status.update(session.execute(select(Operation.id, Operation.status)
+                                          .where(Operation.id.in_(ids[start:start + 500]))).tuples().all())
+    ended = [op_id for op_id in ids
+             if status.get(op_id) in (OpStatus.SUCCEEDED.value, OpStatus.FAILED.value)
+             or (op_id not in status and entries[op_id] >= INSTALLER_GRACE_S)]
+    spent = ctx.configs.spend_installers(*ended) if ended else 0
+    if spent:
+        log.info("spent the installer configs of %d create(s) that ended", spent)
+    return ended if spent else []
 
 
 def act(ctx: Context, session: Session, who: Principal, server_id: int, action: str, **params: Any) -> Operation:

@@ -15,7 +15,7 @@ from celery import shared_task
 from .. import steps
 from ..auth import ADMIN
 from ..rapi import RapiUnavailable
-from ..services import operations
+from ..services import operations, servers
 from . import delays
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,20 @@ class _Rerun(Exception):
 
 
 def _run_step(task, step: Callable, op_id: int):
-    """Run one step; on a transient RAPI error retry with backoff and jitter, up to a limit."""
+    """Run one step; on a transient RAPI error retry with backoff and jitter, up to a limit.
+
+    After a step that may have ended its operation (or found it ended by an event, a destroy,
+    a cancel), a create's installer config is spent: every chain step passes here."""
     ctx = task.app.context
     if operations.resume_rerun(ctx, op_id, step.__name__, task.request.id):
         log.info("op=%s reopened by a re-run of %s; its chain runs again", op_id, task.name)
         raise _Rerun()
     try:
         with ctx.session() as session:
-            return step(session, op_id, ctx)
+            result = step(session, op_id, ctx)
+            if result is not steps.Poll.PENDING:
+                servers.spend_installer_config(ctx, session, op_id)
+            return result
     except RapiUnavailable as exc:
         with ctx.session() as session:
             attempts = steps.note_transient_error(session, op_id, exc.message)
@@ -51,6 +57,7 @@ def _run_step(task, step: Callable, op_id: int):
             message = f"gave up after {attempts} attempts: {exc.message}"
             with ctx.session() as session:
                 steps.give_up(session, op_id, message, task_id=task.request.id)
+                servers.spend_installer_config(ctx, session, op_id)
             raise OperationFailed(f"operation {op_id}: {message}") from None
         # Exponential backoff with full jitter, so retries against a sick cluster spread out.
         countdown = random.uniform(0, min(60.0, settings.rapi_backoff_s * 2 ** attempts))

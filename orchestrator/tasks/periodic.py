@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ..services import backends, operations, reconciliation
+from ..services import backends, operations, reconciliation, servers
 
 
 @shared_task(name="orchestrator.periodic.refresh_backend_stats", bind=True)
@@ -16,6 +16,12 @@ def refresh_backend_stats(self) -> dict[str, bool]:
 def recover_operations(self) -> list[int]:
     """Re-drive in-flight operations whose chain stopped moving (e.g. a broker lost it)."""
     return operations.recover(self.app.context)
+
+
+@shared_task(name="orchestrator.periodic.spend_installer_configs", bind=True)
+def spend_installer_configs(self) -> list[int]:
+    """Spend the installer configs of creates that ended where no chain step saw it."""
+    return servers.sweep_installer_configs(self.app.context)
 
 
 @shared_task(name="orchestrator.periodic.reconcile_servers", bind=True)

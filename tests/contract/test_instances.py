@@ -36,6 +36,28 @@ def test_create_instance(client, cluster):
     assert inst["pnode"] == nodes[0] and inst["disk.sizes"] == [2048] and inst["status"] == "running"
 
 
+def test_create_instance_with_secret_osparams(client, cluster):
+    """rapi.rst: ``/2/instances`` POST with ``osparams_secret`` (the opcode's parameter, 2.16+):
+    as design-os.rst's secret OS parameters, they reach the OS scripts but are not saved in
+    the configuration nor in the job queue; the job shows <redacted>, the instance nothing."""
+    secret = "https://api.example/api/v1/config/0123456789abcdef0123456789abcdef"
+    job_id = client.create_instance(spec("sec1", osparams={"img_id": "debian"},
+                                         osparams_secret={"config_url": secret}))
+    job = done(client, job_id)
+    assert job["ops"][0]["osparams_secret"] == {"config_url": "<redacted>"}
+    assert cluster.queue.get(job_id).ops[0].input["osparams_secret"] == {"config_url": secret}  # the OS scripts'
+    inst = client.instance("sec1")
+    assert inst["custom_osparams"] == {"img_id": "debian"}
+    info = done(client, client.instance_info("sec1"))["opresult"][0]["sec1"]
+    assert info["os_instance"] == info["os_actual"] == {"img_id": "debian"}
+    for seen in (client.jobs(), client.instances(), client.job(job_id), inst, info):
+        assert secret not in repr(seen)
+    job_file = cluster.queue.queue_dir / f"job-{job_id}"
+    assert "<redacted>" in job_file.read_text() and secret not in job_file.read_text()
+    with pytest.raises(RapiBadRequest):
+        client.create_instance(spec("sec2", osparams_secret="config_url=x"))
+
+
 def test_create_instance_on_named_node_stopped(client, cluster):
     """rapi.rst: ``/2/instances`` POST with pnode and start false: created ADMIN_down there."""
     pnode = sorted(cluster.nodes)[1]

@@ -38,7 +38,8 @@ def test_three_hundred_creates_over_capacity_two_hundred(stack, tmp_path):
             ids = []
             for cluster in clusters:
                 backend = Backend(clustername=cluster.name, host="127.0.0.1", port=cluster.port, scheme="http",
-                                  username="rapi", password="rapi-secret", verify_tls=False, drained=False)
+                                  username="rapi", password=stack.ctx.credentials.seal("rapi-secret"),
+                                  verify_tls=False, drained=False)
                 session.add(backend)
                 session.flush()
                 ids.append(backend.id)

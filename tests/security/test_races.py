@@ -371,7 +371,9 @@ def db(db_url):
 def _ctx(cluster: FakeCluster):
     from tests.conftest import context_for
 
-    return types.SimpleNamespace(settings=context_for("sqlite://").settings, cluster=lambda backend: cluster)
+    # No create is submitted through it: nothing reads an installer's config (`configs`).
+    return types.SimpleNamespace(settings=context_for("sqlite://").settings, cluster=lambda backend: cluster,
+                                 configs=None)
 
 
 def test_the_reason_carries_the_attempt_and_generation_0_keeps_the_old_format():

@@ -57,7 +57,8 @@ def test_a_successful_poll_of_a_running_job_resets_the_transient_count(session, 
     try:
         cluster = fleet.clusters[0]
         backend = _backend("slow", scheme="http")
-        backend.port, backend.username, backend.password = cluster.port, "rapi", "rapi-secret"
+        backend.port, backend.username = cluster.port, "rapi"
+        backend.password = context.credentials.seal("rapi-secret")
         session.add(backend)
         session.commit()
         client = context.cluster(backend)

@@ -63,6 +63,16 @@ def pytest_terminal_summary(terminalreporter) -> None:
               f"| {r['seconds']:.1f} | {r['extra']} |")
 
 
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """A real, migrated SQLite database per test (the domain tests': unit, races)."""
+    from orchestrator import migrate
+
+    url = f"sqlite:///{tmp_path / 'unit.db'}"
+    migrate.upgrade(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator:
     from tests.harness.services import RedisServer

@@ -1,6 +1,8 @@
 """Small helpers shared by the integration tests: RAPI reads over HTTP, user tokens."""
 from __future__ import annotations
 
+import contextlib
+
 import requests
 
 from orchestrator import auth
@@ -59,6 +61,25 @@ def fail_next_jobs(stack, count: int) -> None:
 def clear_faults(stack) -> None:
     for cluster in stack.sim.clusters:
         requests.delete(f"{cluster.url}/sim/faults", auth=RAPI_AUTH, timeout=5).raise_for_status()
+
+
+@contextlib.contextmanager
+def jobs_failing(stack, count: int = 1):
+    """The next `count` jobs of every cluster fail; the faults are cleared afterwards."""
+    fail_next_jobs(stack, count)
+    try:
+        yield
+    finally:
+        clear_faults(stack)
+
+
+def failed_create(stack, name: str) -> tuple[dict, dict]:
+    """A create whose Ganeti job fails: the create's answer and its FAILED operation."""
+    with jobs_failing(stack):
+        _status, created = stack.create_server(name=name)
+        op = wait_operation(stack, created["operation"]["id"])
+    assert op["status"] == "FAILED", op
+    return created, op
 
 
 def set_faults(stack, **faults) -> None:

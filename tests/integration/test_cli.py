@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import main
-from tests.integration.helpers import clear_faults, fail_next_jobs, instances_named, wait_operation
+from tests.integration.helpers import failed_create, instances_named, wait_operation
 
 pytestmark = pytest.mark.integration
 
@@ -17,13 +17,7 @@ def run(*args: str):
 
 
 def test_operation_list_show_retry(stack):
-    fail_next_jobs(stack, 1)
-    try:
-        _, created = stack.create_server(name="cli-retry")
-        op = wait_operation(stack, created["operation"]["id"])
-    finally:
-        clear_faults(stack)
-    assert op["status"] == "FAILED"
+    created, op = failed_create(stack, "cli-retry")
 
     listed = run("operation", "list", "--status", "FAILED", "--output", "json")
     assert listed.exit_code == 0

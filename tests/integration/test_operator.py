@@ -4,20 +4,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.integration.helpers import clear_faults, fail_next_jobs, instances_named, set_faults, wait_operation
+from tests.integration.helpers import clear_faults, failed_create, instances_named, set_faults, wait_operation
 
 pytestmark = pytest.mark.integration
 
 
 def test_failed_job_then_retry_through_the_api(stack):
-    fail_next_jobs(stack, 1)
-    try:
-        status, created = stack.create_server(name="retry-me")
-        assert status == 202
-        op = wait_operation(stack, created["operation"]["id"])
-    finally:
-        clear_faults(stack)
-    assert op["status"] == "FAILED" and op["error"]
+    created, op = failed_create(stack, "retry-me")
+    assert op["error"]
     assert stack.server(created["id"])["status"] == "ERROR"
     failed = stack.client.get("/api/v1/operations", query_string={"status": "FAILED"}, headers=stack.admin_headers)
     assert op["id"] in [o["id"] for o in failed.json]
@@ -34,13 +28,7 @@ def test_failed_job_then_retry_through_the_api(stack):
 
 def test_failed_job_then_retry_from_flower_s_task(stack):
     """Flower's way: send `orchestrator.ops.retry_operation` with the operation id."""
-    fail_next_jobs(stack, 1)
-    try:
-        _, created = stack.create_server(name="retry-by-task")
-        op = wait_operation(stack, created["operation"]["id"])
-    finally:
-        clear_faults(stack)
-    assert op["status"] == "FAILED"
+    created, op = failed_create(stack, "retry-by-task")
     assert stack.celery.send_task("orchestrator.ops.retry_operation", args=[op["id"]]).get(timeout=30) == op["id"]
     assert wait_operation(stack, op["id"])["status"] == "SUCCEEDED"
     assert stack.server(created["id"])["status"] == "ACTIVE"

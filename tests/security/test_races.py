@@ -347,15 +347,6 @@ def _job(job_id: int, reason: str, status: str = "success") -> dict:
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    from orchestrator import migrate
-
-    url = f"sqlite:///{tmp_path / 'steps.db'}"
-    migrate.upgrade(url)
-    return url
-
-
-@pytest.fixture
 def db(db_url):
     from orchestrator import demo
     from orchestrator.db import get_sessionmaker

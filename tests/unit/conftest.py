@@ -2,16 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import migrate
 from orchestrator.db import get_sessionmaker
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    """A real, migrated SQLite database per test."""
-    url = f"sqlite:///{tmp_path / 'unit.db'}"
-    migrate.upgrade(url)
-    return url
 
 
 @pytest.fixture

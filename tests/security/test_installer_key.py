@@ -16,8 +16,7 @@ from orchestrator import vmconfig
 from orchestrator.models import Operation
 from orchestrator.services import servers as server_service
 from tests.conftest import wait_for
-from tests.integration.helpers import (RAPI_AUTH, active_server, clear_faults, fail_next_jobs, operation,
-                                       user_headers, wait_operation)
+from tests.integration.helpers import RAPI_AUTH, active_server, jobs_failing, operation, user_headers, wait_operation
 
 def config_keys(stack) -> set[str]:
     """The one-time configurations in Redis (not the installers' pointers to them)."""
@@ -112,12 +111,9 @@ def test_the_installer_key_is_stored_and_shown_nowhere_and_spent_when_the_create
 @pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 def test_a_create_that_fails_spends_the_installer_key(stack):
     user = user_headers(stack, "installer-key-user")
-    fail_next_jobs(stack, 1)
-    try:
+    with jobs_failing(stack):
         created, installer_key = create(stack, user, "installer-key-failed")
         op = wait_operation(stack, created["operation"]["id"])
-    finally:
-        clear_faults(stack)
     assert op["status"] == "FAILED" and stack.server(created["id"])["status"] == "ERROR", op
     wait_for(lambda: spent(stack, installer_key), 10, what="the failed create's installer config to be spent")
     installer = stack.client.get(f"/api/v1/config/{installer_key}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,21 +34,20 @@ class Options:
     interval_min: float | None = None  # staggered: limit from RECONCILIATION_MIN and this interval
     grace_s: float = STALE_GRACE_S
     now: dt.datetime = field(default_factory=utcnow)
-    # OPERATION_DEADLINE_S: for operations whose first step has not run (no deadline_at yet)
-    operation_deadline_s: dict[str, float] = field(default_factory=dict)
+    # Settings.deadline_s: for operations whose first step has not run (no deadline_at yet)
+    deadline_s: Callable[[str], float] | None = None
 
     @classmethod
     def of(cls, settings: Settings, **overrides: Any) -> "Options":
         return cls(prefix=settings.backend_prefix_id, reconciliation_min=settings.reconciliation_min,
-                   operation_deadline_s=settings.operation_deadline_s, **overrides)
+                   deadline_s=settings.deadline_s, **overrides)
 
     def deadline_of(self, op) -> dt.datetime | None:
         """An operation's deadline; one whose chain never ran counts from when it was
         written (or reopened)."""
-        if op.deadline_at is not None or not self.operation_deadline_s:
+        if op.deadline_at is not None or self.deadline_s is None or op.updated_at is None:
             return op.deadline_at
-        seconds = self.operation_deadline_s.get(op.kind, self.operation_deadline_s.get("default"))
-        return op.updated_at + dt.timedelta(seconds=seconds) if seconds and op.updated_at else None
+        return op.updated_at + dt.timedelta(seconds=self.deadline_s(op.kind))
 
 
 def batch_size(total: int, reconciliation_min: float, interval_min: float) -> int:

@@ -25,6 +25,7 @@ ERROR_DESCRIPTIONS = {
     404: "no such resource, or not the caller's to see",
     409: "conflicts with the resource's state",
     413: "the request body is larger than API_MAX_BODY_BYTES",
+    415: "the body is not JSON (Content-Type: application/json)",
     422: "invalid input: `errors` names the fields at fault",
 }
 
@@ -97,9 +98,10 @@ def register(app: Flask) -> None:
 
 def documents(blp, *codes: int):
     """Document error responses (the one error shape) on an endpoint; one that takes a body
-    (documents 400) also answers 413 to a body over API_MAX_BODY_BYTES."""
-    if 400 in codes and 413 not in codes:
-        codes = (*codes, 413)
+    (documents 400) also answers 413 to a body over API_MAX_BODY_BYTES and 415 to a body that
+    is not JSON (api.parsing)."""
+    if 400 in codes:
+        codes = (*codes, *(code for code in (413, 415) if code not in codes))
 
     def decorator(func):
         for code in sorted(codes, reverse=True):

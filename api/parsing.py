@@ -1,12 +1,19 @@
-"""Request bodies as the API reads them: JSON a parser can take, bounded in depth.
+"""Request bodies as the API reads them: JSON a parser can take, bounded in depth, and there
+when the endpoint needs one.
 
 webargs parses with the standard library, which raises RecursionError on deep nesting
 and a plain ValueError on integers beyond Python's digit limit, and accepts NaN and
 Infinity, none of which is JSON (RFC 8259). Each is a 400 with the API's error body here.
 The body's size is bounded before it is read (MAX_CONTENT_LENGTH, api.app).
+
+webargs reads a request without a JSON body (none, or one of another media type) as `{}`, so
+an endpoint whose schema requires no field took it (a PATCH without a body was a 200) while
+the spec says the body is required (flask-smorest's `required=True`, the default). A required
+body is required here: none is a 422, one of another media type a 415.
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -60,7 +67,36 @@ class JsonParser(FlaskParser):
         return value
 
 
+def _require_json_body(req: flask.Request) -> None:
+    """The body a required `json` argument needs: there, and JSON (whether it parses is the
+    parser's to say)."""
+    present = req.get_data(cache=True) != b""
+    if is_json_request(req) and present:
+        return
+    if present:
+        flask_smorest.abort(415, message="the body must be JSON (Content-Type: application/json)")
+    abort(422, messages={"json": ["a JSON body is required (Content-Type: application/json)."]})
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint with the parser above."""
+    """flask-smorest's Blueprint with the parser above; a JSON body documented as required (the
+    default) must be sent."""
 
     ARGUMENTS_PARSER = JsonParser()
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        parse = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return parse
+
+        def decorator(func):
+            parsed = parse(func)
+
+            @functools.wraps(parsed)  # keeps flask-smorest's _apidoc
+            def view(*args, **kw):
+                _require_json_body(flask.request)
+                return parsed(*args, **kw)
+
+            return view
+
+        return decorator

@@ -117,7 +117,7 @@ class ActionSchema(ma.Schema):
 
 class OperationQuerySchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf(["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]))
-    kind = ma.fields.String(validate=[validate.Length(max=32), rule(validation.check_name, "kind")])
+    kind = ma.fields.String(validate=[validate.Length(min=1, max=32), rule(validation.check_name, "kind")])
     server_id = ma.fields.Integer(validate=ID)
     owner = ma.fields.String(data_key="user_id", validate=USER_ID,
                              metadata={"description": "administrators: anyone's; users: their own"})
@@ -275,12 +275,18 @@ class ImageSchema(ma.Schema):
     created_at = UtcDateTime()
 
 
+# What any deployment refuses in a location, stated in the spec (validation.check_location is
+# the rule, with what each deployment allows): printable ASCII without blanks.
+LOCATION = [validate.Length(min=1, max=validation.LOCATION_MAX),
+            validate.Regexp(validation.LOCATION_TEXT, error=validation.LOCATION_TEXT_ERROR)]
+
+
 class ImageCreateSchema(ma.Schema):
     """`os` and the location's scheme must be ones the deployment allows (IMAGE_OS_PROVIDERS,
     IMAGE_LOCATION_SCHEMES): checked by the service, which has the settings."""
 
     name = ma.fields.String(required=True, validate=NAME)
-    location = ma.fields.String(required=True, validate=validate.Length(min=1, max=validation.LOCATION_MAX), metadata={
+    location = ma.fields.String(required=True, validate=LOCATION, metadata={
         "description": "a file name in snf-image's image directory, or a URL of an allowed scheme"})
     disk_format = ma.fields.String(load_default="diskdump", validate=validate.OneOf(catalog.DISK_FORMATS))
     os = ma.fields.String(load_default="snf-image+default", validate=validate.Length(min=1, max=64),

@@ -94,7 +94,11 @@ PLAIN_LOCATION = "plain"  # in the allowed schemes: a bare file name, looked up 
 LOCATION_MAX = 1024
 _URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
-_URL_TEXT = re.compile(r"[!-~]+")  # printable ASCII, no blank: anything else is percent-encoded
+# Printable ASCII, no blank: anything else is percent-encoded. The API's schema states it in the
+# spec (a JSON Schema pattern), whatever the deployment allows.
+LOCATION_TEXT = r"^[!-~]+$"
+LOCATION_TEXT_ERROR = "must be printable ASCII without blanks (percent-encode anything else)"
+_URL_TEXT = re.compile(LOCATION_TEXT)
 _NETWORK_SCHEMES = ("http", "https", "ftp", "ftps")
 
 
@@ -116,7 +120,7 @@ def check_location(location: Any, schemes: Collection[str]) -> str:
     if len(location) > LOCATION_MAX:
         raise Invalid(f"must be at most {LOCATION_MAX} characters", field=field)
     if not _URL_TEXT.fullmatch(location):
-        raise Invalid("must be printable ASCII without blanks (percent-encode anything else)", field=field)
+        raise Invalid(LOCATION_TEXT_ERROR, field=field)
     match = _URI_SCHEME.match(location)
     if match is None:
         if PLAIN_LOCATION not in allowed:

@@ -8,7 +8,7 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 ADMIN_ONLY = ("/api/v1/backends", "/api/v1/reconciliation", "/api/v1/servers/import",
-              "/api/v1/servers/{server_id}/inspect")
+              "/api/v1/servers/{server_id}/inspect", "/api/v1/networks/{network_id}/inspect")
 UNAUTHENTICATED = ("/healthz", "/api/v1/config/{key}")
 
 
@@ -63,3 +63,31 @@ def test_docs_render_the_spec_without_a_cdn(api, stack):
     assert api.get("/docs/assets/swagger-ui-bundle.js").mimetype in ("text/javascript", "application/javascript")
     assert api.get("/docs/assets/../../api/app.py").status_code == 404
     assert api.get("/docs/assets/oauth2-redirect.html").status_code == 404
+
+
+def test_the_spec_states_what_every_deployment_refuses(api, stack):
+    """What schemathesis found the spec allowed and the API refused whatever the deployment:
+    an empty `kind` filter (every other free-text filter already said minLength 1) and an image
+    location that is not printable ASCII without blanks."""
+    from tests.integration.helpers import user_headers
+
+    spec = api.get("/openapi.json").json
+    free_text = 0
+    for path, method, operation in _operations(spec):
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
+                assert schema.get("minLength", 0) >= 1, f"{method.upper()} {path} ?{parameter['name']}"
+                free_text += 1
+    assert free_text >= 5
+    user = user_headers(stack, "spec")
+    response = api.get("/api/v1/operations", query_string={"kind": ""}, headers=user)
+    assert response.status_code == 422 and "kind" in response.json["errors"]["query"]
+
+    location = spec["components"]["schemas"]["ImageCreate"]["properties"]["location"]
+    assert re.fullmatch(location["pattern"], "debian-12.diskdump") and re.fullmatch(location["pattern"],
+                                                                                    "https://example.org/a%20b")
+    for refused in ("a b.diskdump", "é.diskdump", "a\tb"):
+        assert not re.search(location["pattern"], refused), refused
+        response = api.post("/api/v1/images", json={"name": "spec", "location": refused}, headers=user)
+        assert response.status_code == 422 and "location" in response.json["errors"]["json"], refused

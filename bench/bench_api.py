@@ -60,8 +60,13 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-def hammer(url: str, clients: int, seconds: float, tag: str) -> dict:
-    """`clients` threads, each with its own keep-alive session, POST as fast as answers come."""
+def server_body(tag: str, index: int, n: int) -> dict:
+    return {"name": f"{tag}-{index}-{n}", "flavor_id": 1, "image_id": 1}
+
+
+def hammer(url: str, clients: int, seconds: float, tag: str, make_body=server_body, expect: int = 202) -> dict:
+    """`clients` threads, each with its own keep-alive session, POST as fast as answers come;
+    an answer other than `expect` counts as an error."""
     import requests
 
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -76,7 +81,7 @@ def hammer(url: str, clients: int, seconds: float, tag: str) -> dict:
         n = 0
         start_line.wait()
         while time.perf_counter() < stop_at[0]:
-            body = {"name": f"{tag}-{index}-{n}", "flavor_id": 1, "image_id": 1}
+            body = make_body(tag, index, n)
             n += 1
             t0 = time.perf_counter()
             try:
@@ -85,7 +90,7 @@ def hammer(url: str, clients: int, seconds: float, tag: str) -> dict:
             except requests.RequestException:
                 status = -1
             latencies.append(time.perf_counter() - t0)
-            if status != 202:
+            if status != expect:
                 errors += 1
                 statuses[status] = statuses.get(status, 0) + 1
         session.close()
@@ -114,15 +119,20 @@ def hammer(url: str, clients: int, seconds: float, tag: str) -> dict:
             "rps": len(lat) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "seconds": elapsed}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str, rounds_help: str) -> argparse.ArgumentParser:
+    """The options of a bench that hammers an API served by gunicorn (this one's, bench_ports')."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.0, help="time of each measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="product and baseline alternately; medians shown")
+    parser.add_argument("--rounds", type=int, default=3, help=rounds_help)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (the Procfile's)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (the Procfile's)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = arguments(__doc__.splitlines()[0], "product and baseline alternately; medians shown").parse_args(argv)
 
     import redis
 

@@ -36,6 +36,8 @@ BENCHES = {
                "event ingestion, beside a bare no-op task"),
     "reconcile": ("bench_reconcile.py", [], ["--sizes", "1000,5000"],
                   "reconciliation at 1k/10k/100k servers over 10 simulated backends"),
+    "ports": ("bench_ports.py", [], ["--seconds", "1.5", "--rounds", "1"],
+              "API POST /api/v1/ports (an address drawn from a pool) beside POST /api/v1/servers"),
     "sim": ("bench_sim.py", [], ["--instances", "10000", "--seconds", "1", "--rounds", "1"],
             "the simulator's request rate, beside a bare werkzeug route"),
 }
@@ -183,6 +185,16 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
                         "500 MB (the goal)", f"{mb / 500:.2f}", "met" if goal["within_500mb"] else "**NOT met**"))
     else:
         failed("reconcile", "reconciliation")
+
+    ports = results.get("ports", {}).get("data")
+    if ports:
+        s, p = ports["servers"], ports["ports"]
+        held = ports["held"]
+        out.append((f"API `POST /api/v1/ports`, {ports['clients']} clients, throughput ({held['ports']:,} ports on one "
+                    f"subnet: {'exact' if ports['exact'] else '**NOT exact**'})", f"{_n(p['rps'])} req/s",
+                    f"{_n(s['rps'])} req/s (`POST /api/v1/servers`, same run)", f"{ports['ratio_rps']:.2f}", ""))
+    else:
+        failed("ports", "port creation rate")
 
     sim = results.get("sim", {}).get("data")
     if sim:

@@ -150,9 +150,10 @@ def post_instance(sim, req, res):
             raise HttpBadRequest(err.args[0])
         nics = []
         for spec in body.get("nics", [{}]):
-            nics.append({"mac": spec.get("mac") or cl.generate_mac(), "ip": spec.get("ip"),
-                         "mode": spec.get("mode"), "link": spec.get("link"), "vlan": spec.get("vlan"),
-                         "network": spec.get("network") if spec.get("network") in cl.networks else None,
+            net = cl.networks.get(spec.get("network"))
+            nics.append({"mac": spec.get("mac") or cl.generate_mac(net.mac_prefix if net else None),
+                         "ip": spec.get("ip"), "mode": spec.get("mode"), "link": spec.get("link"),
+                         "vlan": spec.get("vlan"), "network": net.uuid if net else None,
                          "uuid": new_uuid(), "name": spec.get("name")})
         be = {"maxmem": mem, "minmem": mem, "vcpus": int(body.get("vcpus", 1))}
         inst = Instance(name=name, os=body.get("os", "debootstrap+default"), pnode=nodes[0],
@@ -163,8 +164,9 @@ def post_instance(sim, req, res):
                         admin_state=C.ADMIN_UP if running else C.ADMIN_DOWN, running=running)
         cl.add_instance(inst)
         for nic in nics:
-            if nic["network"] and nic["ip"]:
-                cl.networks[nic["network"]].reserve(nic["ip"], name)
+            net = cl.network_by_uuid(nic["network"])
+            if net is not None and net.contains(nic["ip"]):
+                net.reserved.add(net.offset(nic["ip"]))
         return cl.instance_fields(inst)
 
 
@@ -176,8 +178,8 @@ def delete_instance(sim, req, res):
         if inst is None:
             raise HttpNotFound()
         for nic in inst.nics:
-            net = cl.networks.get(nic.get("network"))
-            if net is not None and nic.get("ip"):
-                net.release(nic["ip"])
+            net = cl.network_by_uuid(nic.get("network"))
+            if net is not None:
+                net.unuse(nic.get("ip"))
         cl.remove_instance(inst)
         return {"removed": inst.name}

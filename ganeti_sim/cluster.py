@@ -12,7 +12,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 
 from . import constants as C
-from .errors import ECODE_NOENT, ECODE_NORES, ECODE_STATE, OpPrereqError
+from .errors import ECODE_NOENT, ECODE_NORES, ECODE_STATE, OpPrereqError, ReservationError
 
 
 def new_uuid() -> str:
@@ -79,7 +79,9 @@ class Instance:
     snodes: list
     disk_template: str
     disks: list  # [{"size", "mode", "uuid", "name", "spindles"}]
-    nics: list  # [{"mac", "ip", "mode", "link", "network", "uuid", "name", "vlan"}]
+    # [{"mac", "ip", "mode", "link", "vlan", "network", "uuid", "name"}]: mode, link and vlan are
+    # the NIC's own nicparams (None: not set, the cluster's default applies), network a UUID.
+    nics: list
     beparams: dict  # custom (explicitly set) beparams
     hvparams: dict  # custom hvparams
     osparams: dict = field(default_factory=dict)
@@ -106,6 +108,7 @@ class Group:
     name: str
     uuid: str = field(default_factory=new_uuid)
     alloc_policy: str = "preferred"
+    networks: dict = field(default_factory=dict)  # network UUID -> {"mode", "link", "vlan"}
     tags: set = field(default_factory=set)
     ctime: float = field(default_factory=time.time)
     mtime: float = field(default_factory=time.time)
@@ -137,8 +140,9 @@ class Cluster:
         self.groups[default.name] = default
         self.nodes: dict[str, Node] = {}
         self.instances: dict[str, Instance] = {}
-        self.networks: dict = {}  # name -> network object (see networks.py)
+        self.networks: dict = {}  # name -> addrpool.Network
         self._macs: set = set()
+        self._pending_macs: dict = {}  # MAC -> job holding it (WConfd's temporary reservations)
         self._next_port = 11000
         short = name.split(".")[0]
         domain = name.split(".", 1)[1] if "." in name else "sim.local"
@@ -169,6 +173,16 @@ class Cluster:
                 return n
         return None
 
+    def network_by_uuid(self, uuid: str | None):
+        for net in self.networks.values():
+            if net.uuid == uuid:
+                return net
+        return None
+
+    def group_of(self, node_name: str) -> Group | None:
+        node = self.nodes.get(node_name)
+        return next((g for g in self.groups.values() if node is not None and g.uuid == node.group_uuid), None)
+
     # --- parameters ------------------------------------------------------
 
     def fill_be(self, inst: Instance) -> dict:
@@ -182,10 +196,9 @@ class Cluster:
         return hv
 
     def fill_nic(self, nic: dict) -> dict:
+        """cluster.SimpleFillNIC over the NIC's own nicparams."""
         out = dict(self.nicparams)
-        for k in ("mode", "link", "vlan"):
-            if nic.get(k) not in (None, ""):
-                out[k] = nic[k]
+        out.update(nic_params(nic))
         return out
 
     # --- capacity --------------------------------------------------------
@@ -347,15 +360,47 @@ class Cluster:
 
     # --- identifiers -----------------------------------------------------
 
-    def generate_mac(self) -> str:
-        while True:
+    def generate_mac(self, prefix: str | None = None, token=None) -> str:
+        """WConfd's generateMAC: the prefix (a network's, else the cluster's) and three random
+        octets, unique among the instances' MACs and those other jobs hold; held for `token`."""
+        for _ in range(64):
             tail = ":".join(f"{self.rng.randrange(256):02x}" for _ in range(3))
-            mac = f"{self.mac_prefix}:{tail}"
-            if mac not in self._macs:
+            mac = f"{prefix or self.mac_prefix}:{tail}"
+            if mac not in self._macs and mac not in self._pending_macs:
+                if token is not None:
+                    self._pending_macs[mac] = token
                 return mac
+        raise ReservationError("Not able generate new resource")
+
+    def reserve_mac(self, mac: str, token) -> None:
+        """WConfd's reserveMAC."""
+        if mac in self._macs:
+            raise ReservationError("MAC already in use")
+        if mac in self._pending_macs:
+            raise ReservationError("Duplicate reservation for resource '%s'" % mac)
+        self._pending_macs[mac] = token
 
     def mac_in_use(self, mac: str) -> bool:
         return mac in self._macs
+
+    def set_instance_macs(self, old: list, new: list) -> None:
+        """A modify's commit: the MACs of NICs gone are free, the new ones are in use."""
+        self._macs.difference_update(set(old) - set(new))
+        self._macs.update(new)
+
+    def commit_reservations(self, token) -> None:
+        """The job's config update: its held addresses become the instances' (and its released
+        ones free); its MACs are committed by the instance update itself."""
+        for net in self.networks.values():
+            net.commit(token)
+
+    def drop_reservations(self, token) -> None:
+        """WConfd's dropAllReservations when the job (here: its opcode) ends."""
+        for mac, owner in list(self._pending_macs.items()):
+            if owner == token:
+                del self._pending_macs[mac]
+        for net in self.networks.values():
+            net.drop(token)
 
     # --- query fields ------------------------------------------------------
 
@@ -387,7 +432,7 @@ class Cluster:
         live = inst.running and not nodata
         nics = inst.nics
         filled = [self.fill_nic(n) for n in nics]
-        nets = [n.get("network") for n in nics]
+        nets = [self.network_by_uuid(n.get("network")) for n in nics]
         return {
             "name": inst.name,
             "admin_state": inst.admin_state,
@@ -402,8 +447,8 @@ class Cluster:
             "nic.uuids": [n["uuid"] for n in nics],
             "nic.names": [n.get("name") for n in nics],
             "nic.links": [f["link"] for f in filled],
-            "nic.networks": [self.networks[x].uuid if x in self.networks else None for x in nets],
-            "nic.networks.names": [x if x in self.networks else None for x in nets],
+            "nic.networks": [n.get("network") for n in nics],
+            "nic.networks.names": [x.name if x is not None else None for x in nets],
             "nic.bridges": [f["link"] if f["mode"] == C.NIC_MODE_BRIDGED else None for f in filled],
             "network_port": inst.network_port,
             "disk.sizes": [d["size"] for d in inst.disks],
@@ -419,8 +464,7 @@ class Cluster:
             "status": self.instance_status(inst),
             "custom_hvparams": dict(inst.hvparams),
             "custom_beparams": dict(inst.beparams),
-            "custom_nicparams": [{k: n[k] for k in ("mode", "link", "vlan") if n.get(k) not in (None, "")}
-                                 for n in nics],
+            "custom_nicparams": [nic_params(n) for n in nics],
             "custom_osparams": dict(inst.osparams),
             "ctime": inst.ctime,
             "mtime": inst.mtime,
@@ -568,3 +612,8 @@ class Cluster:
             "ssh_key_type": "rsa",
             "ssh_key_bits": 2048,
         }
+
+
+def nic_params(nic: dict) -> dict:
+    """The NIC's own nicparams (objects.NIC.nicparams): the keys it sets."""
+    return {k: nic[k] for k in ("mode", "link", "vlan") if nic.get(k) is not None}

@@ -69,6 +69,18 @@ class HypervisorError(GanetiError):
     pass
 
 
+class ConfigurationError(GanetiError):
+    """A configuration value is invalid (e.g. objects.NIC.CheckParameterSyntax)."""
+
+
+class AddressPoolError(GanetiError):
+    """An address pool operation failed (lib/network.py, Ganeti.Network)."""
+
+
+class ReservationError(GanetiError):
+    """A temporary reservation (IP, MAC) failed (Ganeti.WConfd.TempRes)."""
+
+
 # --- HTTP errors -----------------------------------------------------------
 
 class HttpError(Exception):

@@ -3,7 +3,10 @@
 Hooks: after a successful instance opcode, the executables in
 <hooks_dir>/<hpath>-post.d/ run (in name order, like run-parts) with Ganeti's
 GANETI_* environment (doc/hooks.rst), GANETI_POST_* describing the state after the
-opcode. Progress: during a create, the configured command is started (with
+opcode. For OP_INSTANCE_SET_PARAMS both GANETI_INSTANCE_* and GANETI_POST_INSTANCE_* show
+the instance's NICs and min/max memory and vcpus as the modify leaves them, as
+LUInstanceSetParams.BuildHooksEnv overrides them (INSTANCE_NIC_COUNT, INSTANCE_NICn_*).
+Progress: during a create, the configured command is started (with
 {instance} and {cluster} substituted) and fed snf-image style JSON lines on stdin.
 Both run on their own threads so a slow script never stalls the job queue.
 """
@@ -37,17 +40,20 @@ HPATHS = {
 _RUNPARTS_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
-def instance_env(cluster, inst) -> dict[str, str]:
-    """Ganeti's BuildInstanceHookEnv for one instance (without the GANETI_ prefix)."""
+def instance_env(cluster, inst, nics: list | None = None, be_new: dict | None = None) -> dict[str, str]:
+    """Ganeti's BuildInstanceHookEnvByObject for one instance (without the GANETI_ prefix);
+    `nics` and `be_new` are a modify's overrides (its new NICs, its new backend parameters)."""
     be = cluster.fill_be(inst)
+    sized = be_new or be
     env = {
         "OP_TARGET": inst.name, "INSTANCE_NAME": inst.name, "INSTANCE_PRIMARY": inst.pnode,
         "INSTANCE_SECONDARIES": " ".join(inst.snodes), "INSTANCE_OS_TYPE": inst.os,
-        "INSTANCE_STATUS": inst.admin_state, "INSTANCE_MINMEM": be["minmem"], "INSTANCE_MAXMEM": be["maxmem"],
-        "INSTANCE_MEMORY": be["maxmem"], "INSTANCE_VCPUS": be["vcpus"],
+        "INSTANCE_STATUS": inst.admin_state, "INSTANCE_MINMEM": sized["minmem"],
+        "INSTANCE_MAXMEM": sized["maxmem"], "INSTANCE_MEMORY": sized["maxmem"], "INSTANCE_VCPUS": sized["vcpus"],
         "INSTANCE_DISK_TEMPLATE": inst.disk_template, "INSTANCE_HYPERVISOR": inst.hypervisor,
     }
-    for idx, nic in enumerate(inst.nics):
+    nics = inst.nics if nics is None else nics
+    for idx, nic in enumerate(nics):
         filled = cluster.fill_nic(nic)
         p = f"INSTANCE_NIC{idx}_"
         if nic.get("name"):
@@ -58,7 +64,7 @@ def instance_env(cluster, inst) -> dict[str, str]:
         env[p + "MODE"] = filled["mode"]
         env[p + "LINK"] = filled["link"]
         env[p + "VLAN"] = filled.get("vlan") or ""
-        net = cluster.networks.get(nic.get("network")) if nic.get("network") else None
+        net = cluster.network_by_uuid(nic.get("network"))
         if net is not None:
             env[p + "NETWORK_NAME"] = net.name
             env[p + "NETWORK_UUID"] = net.uuid
@@ -72,7 +78,7 @@ def instance_env(cluster, inst) -> dict[str, str]:
             env[p + "NETWORK_NAME"] = nic["network"]
         if filled["mode"] in (C.NIC_MODE_BRIDGED, C.NIC_MODE_OVS):
             env[p + "BRIDGE"] = filled["link"]
-    env["INSTANCE_NIC_COUNT"] = len(inst.nics)
+    env["INSTANCE_NIC_COUNT"] = len(nics)
     for idx, d in enumerate(inst.disks):
         p = f"INSTANCE_DISK{idx}_"
         if d.get("name"):
@@ -89,6 +95,16 @@ def instance_env(cluster, inst) -> dict[str, str]:
     return env
 
 
+def _modify_overrides(cluster, op: dict, plan) -> dict:
+    """LUInstanceSetParams.BuildHooksEnv's overrides: the new NICs, min/max memory and vcpus.
+    After the opcode the instance has them itself."""
+    if op["OP_ID"] != "OP_INSTANCE_SET_PARAMS" or not plan:
+        return {}
+    be_new = dict(cluster.beparams)
+    be_new.update(plan["beparams"])
+    return {"nics": plan["nics"], "be_new": be_new}
+
+
 class Hooks:
     def __init__(self, hooks_dir: str | None, progress_command: str | None, state_dir: Path | None):
         # Absolute: hooks run with "/" as their working directory, as Ganeti runs them.
@@ -100,11 +116,13 @@ class Hooks:
     def wants(self, op_id: str) -> bool:
         return self.hooks_dir is not None and op_id in HPATHS
 
-    def pre_env(self, cluster, op: dict) -> dict | None:
+    def pre_env(self, cluster, op: dict, plan=None) -> dict | None:
         """The instance's environment before the opcode (None for a create: not there yet)."""
         name = op.get("instance_name")
         inst = cluster.instances.get(name) if name else None
-        return instance_env(cluster, inst) if inst is not None else None
+        if inst is None:
+            return None
+        return instance_env(cluster, inst, **_modify_overrides(cluster, op, plan))
 
     def post(self, cluster, op: dict, pre: dict | None) -> None:
         """Run <hpath>-post.d scripts for a successful instance opcode."""
@@ -113,7 +131,7 @@ class Hooks:
             return
         target = op.get("new_name") if op["OP_ID"] == "OP_INSTANCE_RENAME" else op.get("instance_name")
         inst = cluster.instances.get(target)
-        post = instance_env(cluster, inst) if inst is not None else None
+        post = instance_env(cluster, inst, **_modify_overrides(cluster, op, None)) if inst is not None else None
         base = pre or post
         if base is None:
             return

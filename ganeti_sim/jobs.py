@@ -4,6 +4,8 @@ A job is a list of opcodes run in order. Each opcode first takes its locks (stat
 "waiting" while another job holds them), then runs its prerequisite checks, then
 "executes" for a configurable time before its effects are applied. A failing opcode
 fails the job and marks the later opcodes as failed, as Ganeti's job processor does.
+A job that depends on others (``depends``, see jobdeps.py) stays queued until they end.
+When an opcode ends, whatever addresses and MACs its job still holds are dropped.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import constants as C
-from .errors import GanetiError, JobCanceled, OpExecError
+from . import jobdeps
+from .errors import GanetiError, OpExecError
 
 
 def timestamp_now() -> list:
@@ -197,6 +200,19 @@ class OpContext:
         self.op.log.append([self.job.log_serial, timestamp_now(), C.ELOG_MESSAGE, message])
         self.queue.changed(self.job)
 
+    def info(self, message: str) -> None:
+        """A logical unit's LogInfo, as mcpu formats it."""
+        self.log(" - INFO: %s" % message)
+
+    def warning(self, message: str) -> None:
+        """A logical unit's LogWarning, as mcpu formats it."""
+        self.log(" - WARNING: %s" % message)
+
+    @property
+    def token(self) -> int:
+        """What the job's temporary reservations are held by (its execution context)."""
+        return self.job.id
+
 
 class JobQueue:
     """Job ids, job objects, instance locks and the scheduler thread of one cluster."""
@@ -218,6 +234,7 @@ class JobQueue:
         self._changed = threading.Condition(self._lock)
         self._locks: dict[str, int] = {}  # lock name -> job id holding it
         self._waiting: dict[int, Job] = {}  # job id -> job waiting for locks (ordered by id)
+        self._blocked: dict[int, Job] = {}  # job id -> queued job whose dependencies have not ended
         self._heap: list = []
         self._seq = itertools.count()
         self._wake = threading.Condition(threading.Lock())
@@ -273,6 +290,7 @@ class JobQueue:
         with self._lock:
             job_id = self._next_id
             self._next_id += 1
+            jobdeps.resolve(ops, job_id)
             for index, op in enumerate(ops):
                 src = "%s:%s" % (C.REASON_SRC_OPCODE, _reason_name(op["OP_ID"]))
                 op.setdefault("reason", []).append([src, f"job={job_id};index={index}", epoch_nano()])
@@ -314,9 +332,11 @@ class JobQueue:
             job = self.jobs[job_id]
             status = job.status
             if status == C.JOB_QUEUED:
+                self._blocked.pop(job.id, None)
                 job.mark_unfinished(C.JOB_CANCELED, "Job canceled by request")
                 job.end_timestamp = timestamp_now()
                 self.changed(job)
+                self._schedule(0, self._wake_dependents)
                 return [True, f"Job {job_id} canceled"]
             if status == C.JOB_WAITING:
                 job.mark_unfinished(C.JOB_CANCELING, None)
@@ -330,9 +350,11 @@ class JobQueue:
             if job.status != C.JOB_CANCELING:
                 return
             self._waiting.pop(job.id, None)
+            self._blocked.pop(job.id, None)
             job.mark_unfinished(C.JOB_CANCELED, "Job canceled by request")
             job.end_timestamp = timestamp_now()
             self.changed(job)
+        self._wake_dependents()
 
     # --- execution ---------------------------------------------------------
 
@@ -345,13 +367,19 @@ class JobQueue:
         with self._lock:
             if job.finalized or job.status == C.JOB_CANCELING:
                 return
+            if job.start_timestamp is None and jobdeps.blocked(self, job):
+                self._blocked[job.id] = job  # luxid does not start it: it stays queued
+                return
+            self._blocked.pop(job.id, None)
             op = job.ops[job.cur]
             impl = opcodes.get(op.op_id)
-            wanted = impl.locks(self.cluster, op.input)
             if op.start_timestamp is None:
                 op.start_timestamp = timestamp_now()
                 if job.start_timestamp is None:
                     job.start_timestamp = op.start_timestamp
+                if not self._dependencies_met(job, op):
+                    return
+            wanted = impl.locks(self.cluster, op.input)
             if not self._can_lock(job, wanted):
                 if op.status != C.JOB_WAITING:
                     op.status = C.JOB_WAITING
@@ -400,7 +428,7 @@ class JobQueue:
                         failure = OpExecError(msg)
                 pre_env = None
                 if failure is None and self.hooks is not None and self.hooks.wants(op.op_id):
-                    pre_env = self.hooks.pre_env(self.cluster, op.input)
+                    pre_env = self.hooks.pre_env(self.cluster, op.input, op.plan)
                 if failure is None:
                     try:
                         result = impl.execute(self.cluster, op.input, op.plan, ctx)
@@ -417,6 +445,7 @@ class JobQueue:
             op.result = result
             op.end_timestamp = timestamp_now()
             self._release(wanted)
+            self.cluster.drop_reservations(job.id)
             last = job.cur == len(job.ops) - 1
             if last:
                 job.end_timestamp = timestamp_now()
@@ -427,6 +456,8 @@ class JobQueue:
                 self.hooks.post(self.cluster, op.input, pre_env)
         if not last:
             self._schedule(0, self._start_op, job)
+        else:
+            self._wake_dependents()
         self._wake_waiters()
 
     def _fail(self, job: Job, op: QueuedOp, err: GanetiError, wanted: list[str]) -> None:
@@ -437,8 +468,35 @@ class JobQueue:
         job.mark_unfinished(C.JOB_ERROR, OpExecError("Preceding opcode failed").encode())
         job.end_timestamp = timestamp_now()
         self._release(wanted)
+        self.cluster.drop_reservations(job.id)
         self.changed(job)
         self._schedule(0, self._wake_waiters)
+        self._schedule(0, self._wake_dependents)
+
+    def _dependencies_met(self, job: Job, op: QueuedOp) -> bool:
+        """jqueue._CheckDependencies as the opcode starts; False when it failed or canceled the
+        job. (luxid only starts a job once its dependencies ended, so none is left to wait for.)"""
+        result, message = jobdeps.check(self, job, op)
+        if result == jobdeps.CONTINUE:
+            return True
+        if result == jobdeps.CANCEL:
+            op.end_timestamp = timestamp_now()
+            job.mark_unfinished(C.JOB_CANCELED, "Job canceled by request")
+            job.end_timestamp = op.end_timestamp
+            self.changed(job)
+            self._schedule(0, self._wake_dependents)
+        else:
+            self._fail(job, op, OpExecError(message), [])
+        return False
+
+    def _wake_dependents(self) -> None:
+        """Start the jobs whose dependencies have all ended."""
+        with self._lock:
+            ready = [j for _, j in sorted(self._blocked.items()) if not jobdeps.blocked(self, j)]
+            for job in ready:
+                self._blocked.pop(job.id, None)
+        for job in ready:
+            self._start_op(job)
 
     def _can_lock(self, job: Job, wanted: list[str]) -> bool:
         """Free, and not wanted by an older job that is already waiting (FIFO fairness)."""

@@ -7,12 +7,12 @@ effect after the opcode's simulated run time.
 """
 from __future__ import annotations
 
-import ipaddress
 import time
 
 from . import constants as C
+from . import jobdeps, nics
 from .cluster import Cluster, Instance, new_uuid
-from .errors import (ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_NORES, ECODE_NOTUNIQUE, ECODE_STATE,
+from .errors import (ECODE_EXISTS, ECODE_INVAL, ECODE_NOENT, ECODE_STATE,
                      GanetiError, HttpBadRequest, OpExecError, OpPrereqError, TagError)
 
 REQUIRED = object()
@@ -29,6 +29,7 @@ class OpDef:
     dsc_field: str | None = None
     params: dict = {}
     types: dict = {}  # param -> type or tuple of types accepted (None always accepted)
+    checks: dict = {}  # param -> predicate over its filled value (Ganeti's ht check; see ht.py)
 
     def build(self, body: dict, static: dict) -> dict:
         """Fill and validate the opcode input like rlib2's FillOpcode (400 on bad input)."""
@@ -60,8 +61,12 @@ class OpDef:
             else:
                 ok = isinstance(value, typ)
             if not ok:
-                raise HttpBadRequest("Invalid body parameters: ('Parameter '%s.%s' fails validation', '%s')"
-                                     % (self.op_id, key, ECODE_INVAL))
+                raise validation_error(self.op_id, key)
+        for key, pred in self.checks.items():
+            if not pred(op.get(key)):
+                raise validation_error(self.op_id, key)
+        if not jobdeps.valid(op["depends"]):
+            raise validation_error(self.op_id, "depends")
         return op
 
     def locks(self, cluster: Cluster, op: dict) -> list[str]:
@@ -78,6 +83,12 @@ class OpDef:
 
     def dry_run_result(self, cluster: Cluster, op: dict, plan):
         return None
+
+
+def validation_error(op_id: str, key: str) -> HttpBadRequest:
+    """rlib2's answer to an opcode parameter failing its type check."""
+    return HttpBadRequest("Invalid body parameters: ('Parameter '%s.%s' fails validation', '%s')"
+                          % (op_id, key, ECODE_INVAL))
 
 
 def _copy(value):
@@ -156,10 +167,8 @@ class InstanceCreate(OpDef):
             if not isinstance(d, dict):
                 raise HttpBadRequest("Invalid body parameters: ('Parameter 'OP_INSTANCE_CREATE.disks'"
                                      " fails validation', '%s')" % ECODE_INVAL)
-        for n in op["nics"]:
-            if not isinstance(n, dict):
-                raise HttpBadRequest("Invalid body parameters: ('Parameter 'OP_INSTANCE_CREATE.nics'"
-                                     " fails validation', '%s')" % ECODE_INVAL)
+        if not nics.create_nics_ok(op["nics"]):
+            raise validation_error(self.op_id, "nics")
         return op
 
     def locks(self, cluster, op):
@@ -167,6 +176,7 @@ class InstanceCreate(OpDef):
 
     def check(self, cluster, op, ctx):
         name = op["instance_name"]
+        nics.check_create_arguments(op["nics"])
         if op["mode"] != C.INSTANCE_CREATE:
             raise OpPrereqError("Invalid instance creation mode %r" % op["mode"], ECODE_INVAL)
         if op["ip_check"] and not op["name_check"]:
@@ -215,14 +225,16 @@ class InstanceCreate(OpDef):
         full_be = dict(cluster.beparams)
         full_be.update(be)
         try:
-            maxmem, vcpus = int(full_be["maxmem"]), int(full_be["vcpus"])
+            maxmem = int(full_be["maxmem"])
+            int(full_be["vcpus"])
         except (TypeError, ValueError):
             raise OpPrereqError("Invalid beparams value", ECODE_INVAL)
         if int(full_be["minmem"]) > maxmem:
             raise OpPrereqError("Minimum memory (%s) is greater than maximum memory (%s)"
                                 % (full_be["minmem"], maxmem), ECODE_INVAL)
-        # NICs.
-        nics = build_nics(cluster, op["nics"], name, op["conflicts_check"])
+        # NICs (ComputeNics), then their generated MACs.
+        inst_nics = nics.compute_nics(cluster, op["nics"], op["name_check"], ctx.token)
+        nics.generate_macs(cluster, inst_nics, ctx.token)
         # Placement.
         need = Cluster.disk_need(template, [d["size"] for d in disks])
         mirrored = template in C.DTS_INT_MIRROR
@@ -234,9 +246,11 @@ class InstanceCreate(OpDef):
                                     " cluster-wide default iallocator", ECODE_INVAL)
             nodes = cluster.allocate(maxmem, need, mirrored, check_memory=True, iallocator=ialloc)
             ctx.log(f"Selected nodes for instance {name} via iallocator {ialloc}: {', '.join(nodes)}")
+            nics.assign_networks(cluster, inst_nics, nodes[0], op["conflicts_check"], ctx.token, ctx)
         else:
             pnode = cluster.get_node(op["pnode"])
             cluster.check_node_usable(pnode, "primary")
+            nics.assign_networks(cluster, inst_nics, pnode.name, op["conflicts_check"], ctx.token, ctx)
             nodes = [pnode.name]
             if mirrored:
                 snode = cluster.get_node(op["snode"])
@@ -257,16 +271,14 @@ class InstanceCreate(OpDef):
         # the OS: it is listed (down) while the job runs, and its disks are reserved.
         # osparams_secret only reach the OS scripts: never the config, nor instance queries.
         inst = Instance(name=name, os=op["os_type"] or "", pnode=nodes[0], snodes=nodes[1:],
-                        disk_template=template, disks=disks, nics=nics, beparams=be,
+                        disk_template=template, disks=disks, nics=inst_nics, beparams=be,
                         hvparams=dict(op["hvparams"] or {}), osparams=dict(op["osparams"] or {}),
                         tags=set(op["tags"] or []), creating=True)
         cluster.add_instance(inst)
         promised = maxmem if op["start"] else 0
         cluster.nodes[nodes[0]].mem_promised += promised
-        for nic in nics:
-            if nic.get("network") and nic.get("ip"):
-                cluster.networks[nic["network"]].reserve(nic["ip"], inst.name)
-        ctx.log(f"* creating instance disks...")
+        cluster.commit_reservations(ctx.token)  # cfg.AddInstance commits the job's addresses
+        ctx.log("* creating instance disks...")
         return {"nodes": nodes, "instance": inst, "promised": promised}
 
     @staticmethod
@@ -280,7 +292,7 @@ class InstanceCreate(OpDef):
     def execute(self, cluster, op, plan, ctx):
         inst = plan["instance"]
         inst.creating = False
-        ctx.log(f"* running the instance OS create scripts...")
+        ctx.log("* running the instance OS create scripts...")
         self._release_promise(cluster, plan)
         if op["start"]:
             node = cluster.nodes[inst.pnode]
@@ -290,7 +302,7 @@ class InstanceCreate(OpDef):
                                   f" {node.name}")
             inst.admin_state = C.ADMIN_UP
             cluster.set_running(inst, True)
-            ctx.log(f"* starting instance...")
+            ctx.log("* starting instance...")
         inst.touch()
         return list(plan["nodes"])
 
@@ -298,76 +310,19 @@ class InstanceCreate(OpDef):
         self._release_promise(cluster, plan)
         if plan and plan.get("instance") is not None and plan["instance"].name in cluster.instances:
             inst = plan["instance"]
-            for nic in inst.nics:
-                net = cluster.networks.get(nic.get("network"))
-                if net is not None and nic.get("ip"):
-                    net.release(nic["ip"])
+            release_addresses(cluster, inst)
             cluster.remove_instance(inst)
 
     def dry_run_result(self, cluster, op, plan):
         return list(plan["nodes"]) if plan else None
 
 
-def build_nics(cluster: Cluster, specs: list, instance_name: str, conflicts_check: bool) -> list:
-    """Turn NIC specifications into NIC objects: MACs generated, IPs from network pools."""
-    nics = []
-    for idx, spec in enumerate(specs):
-        nics.append(build_nic(cluster, spec, idx, instance_name, conflicts_check, taken=nics))
-    return nics
-
-
-def build_nic(cluster: Cluster, spec: dict, idx: int, instance_name: str, conflicts_check: bool,
-              taken: list = ()) -> dict:
-    mode = spec.get("mode")
-    if mode not in (None, "") and mode not in C.NIC_MODES:
-        raise OpPrereqError("Invalid NIC mode '%s'" % mode, ECODE_INVAL)
-    net_name = spec.get("network")
-    if net_name in ("", "none", "None"):
-        net_name = None
-    net = None
-    if net_name is not None:
-        net = cluster.networks.get(net_name)
-        if net is None:
-            net = next((n for n in cluster.networks.values() if n.uuid == net_name), None)
-        if net is None:
-            raise OpPrereqError(f"Network '{net_name}' not found", ECODE_NOENT)
-        if spec.get("mode") or spec.get("link"):
-            raise OpPrereqError("If network is given, no mode or link is allowed to be passed",
-                                ECODE_INVAL)
-    mac = spec.get("mac", "auto")
-    if mac in (None, "auto", "generate"):
-        mac = cluster.generate_mac()
-        while any(n["mac"] == mac for n in taken):
-            mac = cluster.generate_mac()
-    else:
-        mac = str(mac).lower()
-        if cluster.mac_in_use(mac) or any(n["mac"] == mac for n in taken):
-            raise OpPrereqError("MAC address %s already in use in cluster" % mac, ECODE_NOTUNIQUE)
-    ip = spec.get("ip")
-    if isinstance(ip, str) and ip.lower() == "none":
-        ip = None
-    if ip is not None and ip.lower() == "pool":
-        if net is None:
-            raise OpPrereqError("if ip=pool, parameter network must be passed too", ECODE_INVAL)
-        ip = net.pick_free()
-        if ip is None:
-            raise OpPrereqError(f"Unable to get a free IP for NIC {idx} from the address pool",
-                                ECODE_STATE)
-    elif ip is not None:
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            raise OpPrereqError("Invalid IP address '%s'" % ip, ECODE_INVAL)
-        if net is not None and conflicts_check and not net.is_free(ip):
-            raise OpPrereqError("IP address %s already in use or does not belong to network %s"
-                                % (ip, net.name), ECODE_NOTUNIQUE)
-    nic = {"mac": mac, "ip": ip, "mode": None if net else (spec.get("mode") or None),
-           "link": None if net else (spec.get("link") or None), "vlan": spec.get("vlan"),
-           "network": net.name if net else None, "uuid": new_uuid(), "name": spec.get("name")}
-    if net is not None:
-        nic["mode"] = net.mode_for(cluster)
-        nic["link"] = net.link_for(cluster)
-    return nic
+def release_addresses(cluster: Cluster, inst: Instance) -> None:
+    """The pool addresses of an instance's NICs, freed as the instance leaves the config."""
+    for nic in inst.nics:
+        net = cluster.network_by_uuid(nic.get("network"))
+        if net is not None and nic.get("ip"):
+            net.unuse(nic["ip"])
 
 
 @register
@@ -392,10 +347,7 @@ class InstanceRemove(OpDef):
         if cluster.instances.get(inst.name) is not inst:
             raise OpExecError(f"Instance {inst.name} disappeared during removal")
         ctx.log(f"Shutting down instance {inst.name} on node {inst.pnode}")
-        for nic in inst.nics:
-            net = cluster.networks.get(nic.get("network"))
-            if net is not None and nic.get("ip"):
-                net.release(nic["ip"])
+        release_addresses(cluster, inst)
         cluster.remove_instance(inst)
         ctx.log(f"Removing block devices for instance {inst.name}")
         return None
@@ -550,241 +502,12 @@ class InstanceReinstall(OpDef):
             inst.os = op["os_type"]
         if op["osparams"]:
             inst.osparams = dict(op["osparams"])
-        ctx.log(f"Running the instance OS create scripts...")
+        ctx.log("Running the instance OS create scripts...")
         inst.touch()
         return None
 
 
-# --- instance modify / rename / info ---------------------------------------------------
-
-def _parse_mods(value, what: str) -> list:
-    """Ganeti accepts [(op, index|identifier, params)] and the legacy [(op|index, params)]."""
-    out = []
-    for item in value or []:
-        if not isinstance(item, (list, tuple)):
-            raise OpPrereqError(f"Invalid {what} modification {item!r}", ECODE_INVAL)
-        if len(item) == 3:
-            action, ident, params = item
-        elif len(item) == 2:
-            first, params = item
-            if first in ("add", "remove"):
-                action, ident = first, -1
-            else:
-                action, ident = "modify", first
-        else:
-            raise OpPrereqError(f"Invalid {what} modification {item!r}", ECODE_INVAL)
-        if action not in ("add", "remove", "modify"):
-            raise OpPrereqError(f"Invalid {what} modification action '{action}'", ECODE_INVAL)
-        if not isinstance(params, dict):
-            raise OpPrereqError(f"Invalid {what} parameters {params!r}", ECODE_INVAL)
-        out.append((action, ident, params))
-    return out
-
-
-def _find_item(items: list, ident, what: str, name: str):
-    if isinstance(ident, int) or (isinstance(ident, str) and ident.lstrip("-").isdigit()):
-        idx = int(ident)
-        if idx == -1:
-            idx = len(items) - 1
-        if 0 <= idx < len(items):
-            return idx
-        raise OpPrereqError(f"Invalid {what} index {ident} (instance {name} has {len(items)} {what}s)",
-                            ECODE_INVAL)
-    for i, it in enumerate(items):
-        if it.get("uuid") == ident or it.get("name") == ident:
-            return i
-    raise OpPrereqError(f"{what.capitalize()} with UUID or name '{ident}' wasn't found", ECODE_NOENT)
-
-
-@register
-class InstanceSetParams(OpDef):
-    op_id = "OP_INSTANCE_SET_PARAMS"
-    dsc_field = "instance_name"
-    params = {"instance_name": REQUIRED, "instance_uuid": None, "force": False, "ignore_ipolicy": False,
-              "nics": [], "disks": [], "beparams": {}, "runtime_mem": None, "hvparams": {},
-              "disk_template": None, "ext_params": {}, "file_driver": None, "file_storage_dir": None,
-              "pnode": None, "pnode_uuid": None, "remote_node": None, "remote_node_uuid": None,
-              "iallocator": None, "os_name": None, "osparams": {}, "osparams_private": None,
-              "clear_osparams": False, "clear_osparams_private": False, "remove_osparams": None,
-              "remove_osparams_private": None, "wait_for_sync": True, "offline": None,
-              "conflicts_check": True, "hotplug": False, "hotplug_if_possible": False,
-              "instance_communication": None}
-    types = {"beparams": dict, "hvparams": dict, "nics": list, "disks": list, "osparams": dict,
-             "hotplug": bool, "hotplug_if_possible": bool, "offline": bool, "os_name": str}
-
-    def locks(self, cluster, op):
-        return [inst_lock(op["instance_name"])]
-
-    def check(self, cluster, op, ctx):
-        inst = cluster.get_instance(op["instance_name"])
-        nic_mods = _parse_mods(op["nics"], "NIC")
-        disk_mods = _parse_mods(op["disks"], "disk")
-        if not (nic_mods or disk_mods or op["beparams"] or op["hvparams"] or op["osparams"]
-                or op["os_name"] or op["offline"] is not None or op["runtime_mem"] is not None
-                or op["disk_template"]):
-            raise OpPrereqError("No changes submitted", ECODE_INVAL)
-        be = dict(op["beparams"] or {})
-        if "memory" in be:
-            mem = be.pop("memory")
-            be["maxmem"] = be["minmem"] = mem
-        for key in be:
-            if key not in C.DEFAULT_BEPARAMS:
-                raise OpPrereqError("Unknown parameter '%s'" % key, ECODE_INVAL)
-        new_be = dict(inst.beparams)
-        for k, v in be.items():
-            if v in ("default", None):
-                new_be.pop(k, None)
-            else:
-                new_be[k] = v
-        full_new = dict(cluster.beparams)
-        full_new.update(new_be)
-        if int(full_new["minmem"]) > int(full_new["maxmem"]):
-            raise OpPrereqError("Minimum memory (%s) is greater than maximum memory (%s)"
-                                % (full_new["minmem"], full_new["maxmem"]), ECODE_INVAL)
-        full_old = cluster.fill_be(inst)
-        if op["runtime_mem"] is not None and not inst.running:
-            # LUInstanceSetParams: ballooning needs a running instance.
-            raise OpPrereqError(f"Instance {inst.name} is not running", ECODE_STATE)
-        if inst.running and int(full_new["maxmem"]) > int(full_old["maxmem"]) and not op["force"]:
-            node = cluster.nodes[inst.pnode]
-            delta = int(full_new["maxmem"]) - int(full_old["maxmem"])
-            if delta > node.mfree:
-                raise OpPrereqError(f"This change will prevent the instance from starting, due to"
-                                    f" {delta - node.mfree} MB of memory missing on its primary node",
-                                    ECODE_NORES)
-        if op["offline"] is True and inst.running:
-            raise OpPrereqError(f"Instance {inst.name} is running, cannot mark it offline", ECODE_STATE)
-        # NIC changes are validated against a working copy.
-        nics = [dict(n) for n in inst.nics]
-        released, reserved = [], []
-        for action, ident, params in nic_mods:
-            if action == "add":
-                nic = build_nic(cluster, params, len(nics), inst.name, op["conflicts_check"], taken=nics)
-                if isinstance(ident, int) and 0 <= ident < len(nics):
-                    nics.insert(ident, nic)
-                else:
-                    nics.append(nic)
-                if nic.get("network") and nic.get("ip"):
-                    reserved.append((nic["network"], nic["ip"]))
-            elif action == "remove":
-                idx = _find_item(nics, ident, "NIC", inst.name)
-                old = nics.pop(idx)
-                if old.get("network") and old.get("ip"):
-                    released.append((old["network"], old["ip"]))
-            else:
-                idx = _find_item(nics, ident, "NIC", inst.name)
-                old = nics[idx]
-                merged = {k: v for k, v in old.items() if k not in ("uuid",)}
-                merged.update(params)
-                if "network" in params and params["network"] != old.get("network"):
-                    merged.setdefault("ip", None)
-                    if not params.get("mode"):
-                        merged.pop("mode", None)
-                    if not params.get("link"):
-                        merged.pop("link", None)
-                if old.get("network") and "network" not in params:
-                    merged.pop("mode", None)
-                    merged.pop("link", None)
-                mac_same = merged.get("mac") == old["mac"]
-                new = build_nic(cluster, dict(merged, mac="auto") if mac_same else merged, idx, inst.name,
-                                op["conflicts_check"] and merged.get("ip") != old.get("ip"),
-                                taken=[n for i, n in enumerate(nics) if i != idx])
-                if mac_same:
-                    new["mac"] = old["mac"]
-                new["uuid"] = old["uuid"]
-                if old.get("network") and old.get("ip") and (old.get("network"), old.get("ip")) != \
-                        (new.get("network"), new.get("ip")):
-                    released.append((old["network"], old["ip"]))
-                if new.get("network") and new.get("ip") and (old.get("network"), old.get("ip")) != \
-                        (new.get("network"), new.get("ip")):
-                    reserved.append((new["network"], new["ip"]))
-                nics[idx] = new
-        disks = [dict(d) for d in inst.disks]
-        disk_delta = 0
-        for action, ident, params in disk_mods:
-            if action == "add":
-                if "size" not in params:
-                    raise OpPrereqError("Required disk parameter 'size' missing", ECODE_INVAL)
-                d = {"size": int(params["size"]), "mode": params.get("mode", "rw"), "uuid": new_uuid(),
-                     "name": params.get("name"), "spindles": params.get("spindles")}
-                disks.append(d)
-            elif action == "remove":
-                if inst.running:
-                    raise OpPrereqError("Cannot remove disks from a running instance", ECODE_STATE)
-                disks.pop(_find_item(disks, ident, "disk", inst.name))
-            else:
-                idx = _find_item(disks, ident, "disk", inst.name)
-                if "size" in params:
-                    raise OpPrereqError("Disk size change not possible, use grow-disk", ECODE_INVAL)
-                disks[idx].update({k: v for k, v in params.items() if k in ("mode", "name")})
-        disk_delta = Cluster.disk_need(inst.disk_template, [d["size"] for d in disks]) - \
-            cluster.instance_disk_need(inst)
-        if disk_delta > 0:
-            for n in [inst.pnode] + list(inst.snodes):
-                cluster.check_free_disk(cluster.nodes[n], disk_delta)
-        return {"instance": inst, "beparams": new_be, "nics": nics, "disks": disks,
-                "released": released, "reserved": reserved, "old_be": full_old}
-
-    def execute(self, cluster, op, plan, ctx):
-        inst = plan["instance"]
-        changes = []
-        if op["beparams"]:
-            old_full = cluster.fill_be(inst)
-            inst.beparams = plan["beparams"]
-            cluster.resize_running_memory(inst, old_full)
-            for k, v in op["beparams"].items():
-                changes.append([f"be/{k}", v])
-        if op["hvparams"]:
-            for k, v in op["hvparams"].items():
-                if v in ("default", None):
-                    inst.hvparams.pop(k, None)
-                else:
-                    inst.hvparams[k] = v
-                changes.append([f"hv/{k}", v])
-        if op["osparams"]:
-            inst.osparams.update(op["osparams"])
-            for k, v in op["osparams"].items():
-                changes.append([f"os/{k}", v])
-        if op["os_name"]:
-            inst.os = op["os_name"]
-            changes.append(["os_name", op["os_name"]])
-        if op["nics"]:
-            for net, ip in plan["released"]:
-                if net in cluster.networks:
-                    cluster.networks[net].release(ip)
-            for net, ip in plan["reserved"]:
-                if net in cluster.networks:
-                    cluster.networks[net].reserve(ip, inst.name)
-            old_macs = {n["mac"] for n in inst.nics}
-            new_macs = {n["mac"] for n in plan["nics"]}
-            cluster._macs.difference_update(old_macs - new_macs)
-            cluster._macs.update(new_macs)
-            old_by_uuid = {n["uuid"]: n for n in inst.nics}
-            for idx, nic in enumerate(plan["nics"]):
-                if nic["uuid"] not in old_by_uuid:
-                    changes.append([f"nic.{idx}", "add:mac=%s,ip=%s,mode=%s,link=%s,network=%s"
-                                    % (nic["mac"], nic["ip"], nic["mode"], nic["link"], nic["network"])])
-                elif old_by_uuid[nic["uuid"]] != nic:
-                    changes.append([f"nic.mac/{idx}", nic["mac"]])
-            for old in inst.nics:
-                if old["uuid"] not in {n["uuid"] for n in plan["nics"]}:
-                    changes.append(["nic.%d" % inst.nics.index(old), "remove"])
-            if op["hotplug"] or op["hotplug_if_possible"]:
-                ctx.log("Hotplug is supported" if inst.running else "Hotplug is not possible: instance is down")
-            inst.nics = plan["nics"]
-        if op["disks"]:
-            old_need = cluster.instance_disk_need(inst)
-            inst.disks = plan["disks"]
-            delta = cluster.instance_disk_need(inst) - old_need
-            for n in [inst.pnode] + list(inst.snodes):
-                cluster.nodes[n].disk_used += delta
-            changes.append(["disks", len(inst.disks)])
-        if op["offline"] is not None:
-            inst.admin_state = C.ADMIN_OFFLINE if op["offline"] else C.ADMIN_DOWN
-            changes.append(["admin_state", inst.admin_state])
-        inst.touch()
-        return changes
-
+# --- instance rename / info (modify: instance_modify.py) ------------------------------------
 
 @register
 class InstanceRename(OpDef):
@@ -821,8 +544,6 @@ class InstanceRename(OpDef):
                 if old in s:
                     s.discard(old)
                     s.add(new)
-        for net in cluster.networks.values():
-            net.rename_owner(old, new)
         inst.touch()
         return new
 
@@ -853,8 +574,7 @@ class InstanceQueryData(OpDef):
                 "run_state": None if op["static"] else ("up" if inst.running else "down"),
                 "pnode": inst.pnode, "snodes": list(inst.snodes), "os": inst.os,
                 "network_port": inst.network_port, "disks": disks,
-                "nics": [[n["name"], n["uuid"], n["mac"], n["ip"], n["mode"], n["link"], n["vlan"],
-                          n["network"], None] for n in inst.nics],
+                "nics": [nics.nic_tuple(cluster, n) for n in inst.nics],
                 "hypervisor": inst.hypervisor, "hv_instance": dict(inst.hvparams),
                 "hv_actual": cluster.fill_hv(inst), "be_instance": dict(inst.beparams), "be_actual": be,
                 "os_instance": dict(inst.osparams), "os_actual": dict(inst.osparams),
@@ -964,7 +684,7 @@ class NodeSetParams(OpDef):
             raise OpPrereqError("Only one of master_candidate, offline and drained can be set to true",
                                 ECODE_INVAL)
         if node.name == cluster.master and (op["offline"] or op["drained"] or op["master_candidate"] is False):
-            raise OpPrereqError(f"The master role can be changed only via master-failover", ECODE_INVAL)
+            raise OpPrereqError("The master role can be changed only via master-failover", ECODE_INVAL)
         return {"node": node}
 
     def execute(self, cluster, op, plan, ctx):

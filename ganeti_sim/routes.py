@@ -3,17 +3,20 @@
 One place to read which path serves which handler, and with what access. '*' matches
 one path segment (an item, e.g. an instance name). Resource names are rlib2's class
 names without R_2_, as they appear in the reason trail. Importing this module also
-registers the network opcodes (networks.py), which jobs submitted here need.
+registers the opcodes defined outside opcodes.py (networks.py, instance_modify.py),
+which jobs submitted here need.
 """
 from __future__ import annotations
 
 from . import admin
 from . import constants as C
 from . import handlers as h
+from . import instance_modify
 from . import networks as net
 from .handlers import tags_resource
 from .resource import Resource as R
 
+OPCODE_MODULES = (instance_modify, net)  # imported for the opcodes they register
 W = [C.RAPI_ACCESS_WRITE]  # the /sim admin resources need the write option for every method
 
 ROUTES: tuple[tuple[str, R], ...] = (

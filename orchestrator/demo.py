@@ -1,4 +1,5 @@
-"""Demo data for a one-machine stack: a backend per simulated cluster, flavors, an image."""
+"""Demo data for a one-machine stack: a backend per simulated cluster, flavors, an image, and
+the bridge and MAC-prefix pools networks take their links and prefixes from."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .credentials import Credentials
-from .models import Backend, Flavor, Image
+from .models import Backend, Flavor, Image, PoolType
+from .network import pools
 from .settings import Settings
 
 DEMO_FLAVORS = [
@@ -16,6 +18,9 @@ DEMO_FLAVORS = [
     ("c4r4096d40", 4, 4096, 40, "plain"),
     ("c2r2048d20-drbd", 2, 2048, 20, "drbd"),
 ]
+# As the admin guide's examples: bridges prv1..prv20 (PHYSICAL_VLAN networks), MAC prefixes
+# from aa:00:0 (MAC_FILTERED networks; the unicast, locally administered ones are handed out).
+DEMO_POOLS = [(PoolType.BRIDGE.value, "prv", 20), (PoolType.MAC_PREFIX.value, "aa:00:0", 65536)]
 
 
 def seed(session: Session, env: dict[str, str] | None = None, credentials: Credentials | None = None
@@ -27,7 +32,7 @@ def seed(session: Session, env: dict[str, str] | None = None, credentials: Crede
     the keys the settings of that same environment give, which the stack's processes read."""
     env = dict(os.environ if env is None else env)
     created = {"backends": _backends(session, env, credentials), "flavors": _flavors(session),
-               "images": _image(session)}
+               "images": _image(session), "pools": _pools(session, Settings.from_env(env).default_mac_prefix)}
     session.commit()
     return created
 
@@ -63,3 +68,14 @@ def _image(session: Session) -> list[str]:
     session.add(Image(name="debian-12", location="debian-12-amd64.diskdump", os="snf-image+default", public=True,
                       properties={"OSFAMILY": "linux", "ROOT_PARTITION": "1", "format": "diskdump"}))
     return ["debian-12"]
+
+
+def _pools(session: Session, default_mac_prefix: str) -> list[str]:
+    """A pool of each type, unless there is a live one already (an operator's)."""
+    created = []
+    for kind, base, size in DEMO_POOLS:
+        if pools.live_pool(session, kind) is None:
+            keep = (default_mac_prefix,) if kind == PoolType.MAC_PREFIX.value else ()
+            session.add(pools.new_pool(kind, base, size, reserve_values=keep))
+            created.append(kind)
+    return created

@@ -5,7 +5,8 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint, text)
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -273,3 +274,255 @@ class Finding(Base):
     fix: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     run: Mapped[ReconciliationRun] = relationship(back_populates="findings")
+
+
+# --- Networks (docs/networks.md) ------------------------------------------------------------
+# A network is an isolated L2 domain with at most one IPv4 and one IPv6 subnet; a port is a
+# virtual switch port on it, holding a MAC and one address per subnet; a server's NIC will be
+# a port attached to it. Bridges, MAC prefixes and IPv4 addresses are handed out from pools
+# (`Pool`): one row per pool, its values as two bitmaps, locked while a value is taken.
+
+
+class NetworkFlavor(str, enum.Enum):
+    """Synnefo's network flavors: how a network is isolated, hence its mode, link and MAC prefix."""
+
+    CUSTOM = "CUSTOM"
+    IP_LESS_ROUTED = "IP_LESS_ROUTED"
+    MAC_FILTERED = "MAC_FILTERED"
+    PHYSICAL_VLAN = "PHYSICAL_VLAN"
+
+
+class NetworkState(str, enum.Enum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+
+class PortState(str, enum.Enum):
+    BUILD = "BUILD"
+    ACTIVE = "ACTIVE"
+    DOWN = "DOWN"  # on no server, or its server is down
+    ERROR = "ERROR"
+
+
+class PoolType(str, enum.Enum):
+    IP = "ip"  # one per IPv4 subnet, made with it
+    BRIDGE = "bridge"  # PHYSICAL_VLAN networks' links
+    MAC_PREFIX = "mac-prefix"  # MAC_FILTERED networks' MAC prefixes
+
+
+# Each partial index below holds live rows only: a deleted row keeps what it had, for history.
+_LIVE = "NOT deleted"
+
+
+def _live_index(name: str, *columns: str, where: str = _LIVE) -> Index:
+    return Index(name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where))
+
+
+class Pool(Timestamped, Base):
+    """A pool of values (IPv4 addresses of a subnet, bridges, MAC prefixes), as Synnefo's pool
+    tables: value `i` is `base` shifted by `offset + i` (orchestrator.network.pools), and two
+    bitmaps of `size` bits, bit `i` for value `i` (little-endian bytes):
+    `available_map` 1 = not handed out, `reserved_map` 1 = reserved (by an operator, or
+    because the value may never be handed out: a subnet's network, broadcast and gateway
+    addresses, a MAC prefix that is multicast or not locally administered).
+    Taking or returning a value locks the row (orchestrator.network.pools.lock)."""
+
+    __tablename__ = "pools"
+    __table_args__ = (
+        # One live bridge pool and one live MAC-prefix pool.
+        _live_index("uq_pools_live_type", "type", where=f"{_LIVE} AND type <> 'ip'"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    base: Mapped[str] = mapped_column(String(64))
+    offset: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer)
+    available_map: Mapped[bytes] = mapped_column(LargeBinary)
+    reserved_map: Mapped[bytes] = mapped_column(LargeBinary)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # An IPv4 pool's subnet (the subnet holds the reference).
+    subnet: Mapped["Subnet | None"] = relationship(back_populates="pool", uselist=False, lazy="select")
+
+    def _bits(self) -> tuple[int, int, int]:
+        mask = (1 << self.size) - 1
+        return (int.from_bytes(self.available_map, "little") & mask,
+                int.from_bytes(self.reserved_map, "little") & mask, mask)
+
+    @property
+    def used(self) -> int:
+        available, _reserved, mask = self._bits()
+        return (mask & ~available).bit_count()
+
+    @property
+    def reserved(self) -> int:
+        available, reserved, _mask = self._bits()
+        return (reserved & available).bit_count()
+
+    @property
+    def free(self) -> int:
+        available, reserved, _mask = self._bits()
+        return (available & ~reserved).bit_count()
+
+
+class Network(Timestamped, Base):
+    """A virtual network: private (a user's) or, later, public (user_id NULL).
+
+    `mode`, `link` and `mac_prefix` are what Ganeti's network gets (its mode and link on each
+    backend; `ganeti_mac_prefix`); they follow from the flavor (orchestrator.network.flavors).
+    A link or MAC prefix taken from a pool names its pool, and goes back to it only when the
+    network is finally deleted."""
+
+    __tablename__ = "networks"
+    __table_args__ = (
+        # A value drawn from a pool is held by one live network: the database refuses a double.
+        _live_index("uq_networks_live_pooled_link", "link", where=f"{_LIVE} AND link_pool_id IS NOT NULL"),
+        _live_index("uq_networks_live_pooled_mac_prefix", "mac_prefix",
+                    where=f"{_LIVE} AND mac_prefix_pool_id IS NOT NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    flavor: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    link: Mapped[str] = mapped_column(String(64))
+    mac_prefix: Mapped[str] = mapped_column(String(32))
+    link_pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), nullable=True)
+    mac_prefix_pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=NetworkState.ACTIVE.value)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    subnets: Mapped[list["Subnet"]] = relationship(back_populates="network", order_by="Subnet.id",
+                                                   lazy="selectin")
+    backend_networks: Mapped[list["BackendNetwork"]] = relationship(
+        back_populates="network", order_by="BackendNetwork.id", lazy="select")
+
+    def ganeti_name(self, prefix: str) -> str:
+        """Its Ganeti network's name on every backend: `<BACKEND_PREFIX_ID>net-<id>`."""
+        return f"{prefix}net-{self.id}"
+
+    @staticmethod
+    def id_of_ganeti_network(name: object, prefix: str) -> int | None:
+        """The network id a Ganeti network name `<prefix>net-<id>` stands for; None otherwise."""
+        head = f"{prefix}net-"
+        if not isinstance(name, str) or not name.startswith(head) or not name[len(head):].isdigit():
+            return None
+        return int(name[len(head):])
+
+    @property
+    def ganeti_mac_prefix(self) -> str:
+        """The three octets Ganeti's network is given: the 2.5 of `mac_prefix` and a 0 nibble,
+        the same on every backend (ports' MACs are made by the orchestrator, not by Ganeti:
+        orchestrator.network.addressing.port_mac)."""
+        return f"{self.mac_prefix}0"
+
+    @property
+    def subnet_ids(self) -> list[int]:
+        return [subnet.id for subnet in self.subnets]
+
+
+class BackendNetwork(Timestamped, Base):
+    """A network as one backend holds it (its Ganeti network, added and connected there by
+    jobs): written by the network operations of the next slice, none yet."""
+
+    __tablename__ = "backend_networks"
+    __table_args__ = (UniqueConstraint("network_id", "backend_id", name="uq_backend_networks_network_backend"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    backend_id: Mapped[int] = mapped_column(ForeignKey("backends.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=NetworkState.PENDING.value)
+    job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    job_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Ganeti time of the last job applied, as Server.backend_time.
+    backend_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    network: Mapped[Network] = relationship(back_populates="backend_networks")
+    backend: Mapped[Backend] = relationship(lazy="joined")
+
+
+class Subnet(Timestamped, Base):
+    """An IPv4 or IPv6 block of a network. IPv4 addresses come from its pool (`pool`, the
+    `allocation_pools` ranges); IPv6 ones are the EUI-64 of each port's MAC (a /64, no pool)."""
+
+    __tablename__ = "subnets"
+    # One IPv4 and at most one IPv6 subnet per network (Synnefo's rule).
+    __table_args__ = (_live_index("uq_subnets_live_network_version", "network_id", "ip_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer, default=4)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    dns_nameservers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # [{"start": "10.0.0.2", "end": "10.0.0.254"}, ...], in order; empty for IPv6.
+    allocation_pools: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    user_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), nullable=True, unique=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    network: Mapped[Network] = relationship(back_populates="subnets")
+    pool: Mapped[Pool | None] = relationship(back_populates="subnet", lazy="select")
+
+
+class Port(Timestamped, Base):
+    """A port on a network: its MAC, one address per subnet (`addresses`), and later the server
+    whose NIC it is (`server_id`, `index` among that server's NICs)."""
+
+    __tablename__ = "ports"
+    __table_args__ = (
+        _live_index("uq_ports_live_mac", "mac"),
+        _live_index("uq_ports_live_server_index", "server_id", "index",
+                    where=f"{_LIVE} AND server_id IS NOT NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"), nullable=True, index=True)
+    state: Mapped[str] = mapped_column(String(16), default=PortState.DOWN.value)
+    index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mac: Mapped[str] = mapped_column(String(17))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    network: Mapped[Network] = relationship(lazy="select")
+    addresses: Mapped[list["IPAddress"]] = relationship(back_populates="port", order_by="IPAddress.id",
+                                                       lazy="selectin")
+
+    def ganeti_name(self, prefix: str) -> str:
+        """Its Ganeti NIC's name: `<BACKEND_PREFIX_ID>nic-<id>`."""
+        return f"{prefix}nic-{self.id}"
+
+    @property
+    def fixed_ips(self) -> list[dict[str, Any]]:
+        """Its addresses, [{"subnet_id", "ip_address"}] (a removed port: those it gave back)."""
+        return [{"subnet_id": a.subnet_id, "ip_address": a.address}
+                for a in self.addresses if self.deleted or not a.deleted]
+
+
+class IPAddress(Timestamped, Base):
+    """An address of a subnet held by a port (or, later, a floating IP: no port). `deleted`
+    once given back (`released_at`), when its port is removed."""
+
+    __tablename__ = "ip_addresses"
+    # No address of a subnet is held twice: the pool's lock decides, the database checks.
+    __table_args__ = (_live_index("uq_ip_addresses_live_subnet_address", "subnet_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"), index=True)
+    port_id: Mapped[int | None] = mapped_column(ForeignKey("ports.id"), nullable=True, index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    ip_version: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    port: Mapped[Port | None] = relationship(back_populates="addresses")

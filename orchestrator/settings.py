@@ -93,6 +93,43 @@ def _names(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+NETWORK_FLAVORS = ("CUSTOM", "IP_LESS_ROUTED", "MAC_FILTERED", "PHYSICAL_VLAN")
+
+
+def _network_flavors(value: str) -> tuple[str, ...]:
+    """API_ENABLED_NETWORK_FLAVORS: the flavors users may create, a comma list."""
+    flavors = _names(value.upper())
+    unknown = set(flavors) - set(NETWORK_FLAVORS)
+    if unknown:
+        raise ValueError(f"API_ENABLED_NETWORK_FLAVORS: unknown {sorted(unknown)}; choose from {NETWORK_FLAVORS}")
+    return flavors
+
+
+def _mac_prefix(value: str) -> str:
+    """DEFAULT_MAC_PREFIX: Synnefo's five hex digits, as aa:00:0, of a unicast MAC."""
+    value = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]", value) or int(value[:2], 16) & 1:
+        raise ValueError(f"DEFAULT_MAC_PREFIX: expected five hex digits of a unicast MAC, as aa:00:0, got {value!r}")
+    return value
+
+
+def _link(name: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}", value):
+            raise ValueError(f"{name}: expected a bridge or routing table name, got {value!r}")
+        return value
+    return parse
+
+
+def _prefixlen(name: str) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        if not value.strip().isdigit() or not 8 <= int(value) <= 30:
+            raise ValueError(f"{name}: expected a prefix length from 8 to 30, got {value.strip()!r}")
+        return int(value)
+    return parse
+
+
 def _env(name: str, parse: Callable[[str], Any] = str) -> dict[str, Any]:
     """Field metadata: the variable a field is read from, and how its text is parsed."""
     return {"env": name, "parse": parse}
@@ -155,6 +192,23 @@ class Settings:
     # <var_dir>/credentials.key).
     credentials_keys: tuple[str, ...] = field(default=(), repr=False, metadata=_env("CREDENTIALS_KEYS", _names))
     credentials_key_file: Path = Path("var") / "credentials.key"
+    # Networks (docs/networks.md), with Synnefo's names and defaults: the flavors users may
+    # create (administrators any), the MAC prefix networks share when they take none from the
+    # pool, CUSTOM networks' bridge, the bridge all MAC_FILTERED networks share, the routing
+    # table of IP_LESS_ROUTED ones, and the prefix lengths an IPv4 subnet may have (Synnefo's
+    # MAX_CIDR_BLOCK to /29: 1024 to 8 addresses).
+    network_flavors_enabled: tuple[str, ...] = field(default=("MAC_FILTERED",),
+                                                     metadata=_env("API_ENABLED_NETWORK_FLAVORS", _network_flavors))
+    default_mac_prefix: str = field(default="aa:00:0", metadata=_env("DEFAULT_MAC_PREFIX", _mac_prefix))
+    default_bridge: str = field(default="br0", metadata=_env("DEFAULT_BRIDGE", _link("DEFAULT_BRIDGE")))
+    mac_filtered_bridge: str = field(default="prv0", metadata=_env("DEFAULT_MAC_FILTERED_BRIDGE",
+                                                                   _link("DEFAULT_MAC_FILTERED_BRIDGE")))
+    routing_table: str = field(default="snf_public", metadata=_env("DEFAULT_ROUTING_TABLE",
+                                                                   _link("DEFAULT_ROUTING_TABLE")))
+    subnet_prefix_min: int = field(default=22, metadata=_env("SUBNET_IPV4_PREFIX_MIN",
+                                                             _prefixlen("SUBNET_IPV4_PREFIX_MIN")))
+    subnet_prefix_max: int = field(default=29, metadata=_env("SUBNET_IPV4_PREFIX_MAX",
+                                                             _prefixlen("SUBNET_IPV4_PREFIX_MAX")))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":

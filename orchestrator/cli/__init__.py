@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..errors import DomainError
-from . import backends, db, flavors, images, operations, reconcile, servers, tokens
+from . import backends, db, flavors, images, networks, operations, reconcile, servers, tokens
 from .output import fail
 from .runtime import Runtime
 
@@ -31,7 +31,7 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(Runtime)  # settings and services are built on a command's first use
 
 
-for _module in (db, tokens, operations, backends, reconcile, flavors, images, servers):
+for _module in (db, tokens, operations, backends, reconcile, flavors, images, servers, networks):
     for _group in _module.GROUPS:
         main.add_command(_group)
 

@@ -15,6 +15,10 @@ lib/rapi/client.py (how Ganeti's own client encodes them):
   where rapi.rst documents the `dry-run` and `force` arguments.
 - Credentials go to `requests` as basic auth and are never formatted into messages,
   logs or reprs (credentials in the URL's userinfo are lifted out and hidden too).
+- The network writes, instance create and modify (and its `add_nic`/`remove_nic`) take
+  `depends` (a list of job ids, or of (job id, final statuses) pairs; `params.job_depends`),
+  sent in the body, from which rlib2 passes it to the opcode
+  (baserlib.OpcodeResource._GetDepends), so a job waits for the ones it needs.
 - TLS verification is on by default (`Endpoint.verify=True`); `verify` may name a CA
   file (Ganeti's rapi.pem is self-signed) and is off only when set to False.
 
@@ -25,13 +29,15 @@ Modules: `errors` (exceptions, `job_error`), `params` (argument encoding), `tran
 from .client import RapiClient
 from .errors import (JobFailed, JobTimeout, RapiBadRequest, RapiCertificateError, RapiConflict, RapiError,
                      RapiNotFound, RapiUnauthorized, RapiUnavailable, RapiUnsupported, job_error)
+from .instances import NIC_PARAMS, nic_params
 from .jobs import JOB_PENDING_STATUSES, WAIT_FOR_JOB_CHANGE_HOLD_S
+from .params import job_depends
 from .pool import client_for
 from .transport import RETRY_STATUSES, Endpoint
 
 __all__ = [
-    "JOB_PENDING_STATUSES", "RETRY_STATUSES", "WAIT_FOR_JOB_CHANGE_HOLD_S",
+    "JOB_PENDING_STATUSES", "NIC_PARAMS", "RETRY_STATUSES", "WAIT_FOR_JOB_CHANGE_HOLD_S",
     "Endpoint", "JobFailed", "JobTimeout", "RapiBadRequest", "RapiCertificateError", "RapiClient",
     "RapiConflict", "RapiError", "RapiNotFound", "RapiUnauthorized", "RapiUnavailable", "RapiUnsupported",
-    "client_for", "job_error",
+    "client_for", "job_depends", "job_error", "nic_params",
 ]

@@ -51,7 +51,7 @@ def extra_cluster():
 def test_db_upgrade_demo_seed_and_tokens(stack):
     assert "database at head" in run("db", "upgrade").output
     seeded = json.loads(run("demo", "seed").output.splitlines()[0])
-    assert seeded == {"backends": [], "flavors": [], "images": []}  # already there: nothing new
+    assert seeded == {"backends": [], "flavors": [], "images": [], "pools": []}  # already there: nothing new
     created = run("token", "create", "--user", "cli-dora", "--admin")
     token_id, secret = created.output.split()[2], created.output.strip().splitlines()[-1]
     assert stack.client.get("/api/v1/backends", headers={"Authorization": f"Bearer {secret}"}).status_code == 200

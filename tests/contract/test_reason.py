@@ -15,6 +15,8 @@ WRITES = {
     "shutdown": lambda c: c.shutdown("r1", reason=REASON, timeout=10),
     "reboot": lambda c: c.reboot("r1", reboot_type="hard", reason=REASON),
     "modify": lambda c: c.modify("r1", beparams={"vcpus": 2}, reason=REASON),
+    "add_nic": lambda c: c.add_nic("r1", {"name": "eth9"}, reason=REASON),
+    "remove_nic": lambda c: c.remove_nic("r1", "eth9", reason=REASON),
     "rename_instance": lambda c: c.rename_instance("r1", "r2", name_check=False, reason=REASON),
     "add_instance_tags": lambda c: c.add_instance_tags("r1", ["a"], reason=REASON),
     "delete_instance_tags": lambda c: c.delete_instance_tags("r1", ["a"], reason=REASON),

@@ -10,29 +10,24 @@ import requests
 from ganeti_sim import SimFleet
 
 from .conftest import PASSWORD, USER, Client
-
-
-def _ok(rapi, job_id):
-    job = rapi.wait_job(job_id)
-    assert job["status"] == "success", job
-    return job
+from .jobs import succeeded
 
 
 def test_startup_shutdown_reboot(rapi, cluster):
     # doc/rapi.rst /2/instances/[instance_name]/shutdown, /startup, /reboot
-    _ok(rapi, rapi.create("pw1", memory=1024))
+    succeeded(rapi, rapi.create("pw1", memory=1024))
     pnode = cluster.instances["pw1"].pnode
     r = rapi.put("/2/instances/pw1/shutdown", json={"timeout": 30})
-    job = _ok(rapi, r.json())
+    job = succeeded(rapi, r.json())
     assert job["ops"][0]["OP_ID"] == "OP_INSTANCE_SHUTDOWN" and job["ops"][0]["timeout"] == 30
     inst = rapi.get("/2/instances/pw1").json()
     assert inst["status"] == "ADMIN_down" and inst["oper_state"] is False and inst["admin_state"] == "down"
     assert inst["oper_ram"] is None
     assert cluster.nodes[pnode].mfree == 8192 - 1024  # memory released
-    _ok(rapi, rapi.put("/2/instances/pw1/startup").json())
+    succeeded(rapi, rapi.put("/2/instances/pw1/startup").json())
     assert rapi.get("/2/instances/pw1").json()["status"] == "running"
     for kind in ("soft", "hard", "full"):
-        job = _ok(rapi, rapi.post(f"/2/instances/pw1/reboot?type={kind}").json())
+        job = succeeded(rapi, rapi.post(f"/2/instances/pw1/reboot?type={kind}").json())
         assert job["ops"][0]["reboot_type"] == kind
     assert rapi.post("/2/instances/pw1/reboot?type=bogus").status_code == 400
     job = rapi.wait_job(rapi.put("/2/instances/nosuch/startup").json())
@@ -41,20 +36,20 @@ def test_startup_shutdown_reboot(rapi, cluster):
 
 def test_modify_beparams_and_nics(rapi, cluster):
     # doc/rapi.rst /2/instances/[instance_name]/modify
-    _ok(rapi, rapi.create("mod1", memory=1024))
-    job = _ok(rapi, rapi.put("/2/instances/mod1/modify", json={"beparams": {"maxmem": 2048, "vcpus": 4}}).json())
+    succeeded(rapi, rapi.create("mod1", memory=1024))
+    job = succeeded(rapi, rapi.put("/2/instances/mod1/modify", json={"beparams": {"maxmem": 2048, "vcpus": 4}}).json())
     assert ["be/maxmem", 2048] in job["opresult"][0]
     inst = rapi.get("/2/instances/mod1").json()
     assert inst["beparams"]["maxmem"] == 2048 and inst["beparams"]["vcpus"] == 4
     assert cluster.nodes[inst["pnode"]].mfree == 8192 - 1024 - 2048
-    _ok(rapi, rapi.put("/2/instances/mod1/modify",
+    succeeded(rapi, rapi.put("/2/instances/mod1/modify",
                        json={"nics": [["add", -1, {"mode": "routed", "link": "rt1", "ip": "10.0.0.5"}]],
                              "hotplug": True}).json())
     inst = rapi.get("/2/instances/mod1").json()
     assert inst["nic.modes"] == ["bridged", "routed"] and inst["nic.ips"] == [None, "10.0.0.5"]
-    _ok(rapi, rapi.put("/2/instances/mod1/modify", json={"nics": [["modify", 1, {"ip": "10.0.0.6"}]]}).json())
+    succeeded(rapi, rapi.put("/2/instances/mod1/modify", json={"nics": [["modify", 1, {"ip": "10.0.0.6"}]]}).json())
     assert rapi.get("/2/instances/mod1").json()["nic.ips"] == [None, "10.0.0.6"]
-    _ok(rapi, rapi.put("/2/instances/mod1/modify", json={"nics": [["remove", 0, {}]]}).json())
+    succeeded(rapi, rapi.put("/2/instances/mod1/modify", json={"nics": [["remove", 0, {}]]}).json())
     inst = rapi.get("/2/instances/mod1").json()
     assert inst["nic.ips"] == ["10.0.0.6"] and len(inst["nic.macs"]) == 1
     job = rapi.wait_job(rapi.put("/2/instances/mod1/modify", json={"beparams": {"bogus": 1}}).json())
@@ -63,23 +58,23 @@ def test_modify_beparams_and_nics(rapi, cluster):
 
 
 def test_info_tags_rename(rapi, cluster):
-    _ok(rapi, rapi.create("tg1", memory=512))
-    job = _ok(rapi, rapi.get("/2/instances/tg1/info").json())
+    succeeded(rapi, rapi.create("tg1", memory=512))
+    job = succeeded(rapi, rapi.get("/2/instances/tg1/info").json())
     assert job["opresult"][0]["tg1"]["run_state"] == "up"
-    _ok(rapi, rapi.put("/2/instances/tg1/tags?tag=a&tag=b").json())
+    succeeded(rapi, rapi.put("/2/instances/tg1/tags?tag=a&tag=b").json())
     assert rapi.get("/2/instances/tg1/tags").json() == ["a", "b"]
-    _ok(rapi, rapi.delete("/2/instances/tg1/tags?tag=a").json())
+    succeeded(rapi, rapi.delete("/2/instances/tg1/tags?tag=a").json())
     assert rapi.get("/2/instances/tg1/tags").json() == ["b"]
     job = rapi.wait_job(rapi.delete("/2/instances/tg1/tags?tag=zzz").json())
     assert job["status"] == "error"
     # rename needs the instance stopped
     job = rapi.wait_job(rapi.put("/2/instances/tg1/rename", json={"new_name": "tg2", "name_check": False}).json())
     assert job["status"] == "error" and job["opresult"][0][1][1] == "wrong_state"
-    _ok(rapi, rapi.put("/2/instances/tg1/shutdown").json())
-    _ok(rapi, rapi.put("/2/instances/tg1/rename", json={"new_name": "tg2", "name_check": False}).json())
+    succeeded(rapi, rapi.put("/2/instances/tg1/shutdown").json())
+    succeeded(rapi, rapi.put("/2/instances/tg1/rename", json={"new_name": "tg2", "name_check": False}).json())
     assert "tg2" in cluster.instances and "tg1" not in cluster.instances
     assert rapi.get("/2/instances/tg2/tags").json() == ["b"]
-    _ok(rapi, rapi.put("/2/tags?tag=cl").json())
+    succeeded(rapi, rapi.put("/2/tags?tag=cl").json())
     assert rapi.get("/2/tags").json() == ["cl"]
 
 
@@ -90,7 +85,7 @@ def test_node_resources_and_groups(rapi, cluster):
     assert node["name"] == name and node["role"] in ("C", "R")
     assert rapi.get("/2/nodes/nosuch").status_code == 404
     assert rapi.get(f"/2/nodes/{name}/role").json() == "master-candidate"
-    _ok(rapi, rapi.put(f"/2/nodes/{name}/role", json="drained").json())
+    succeeded(rapi, rapi.put(f"/2/nodes/{name}/role", json="drained").json())
     assert rapi.get(f"/2/nodes/{name}/role").json() == "drained"
     assert rapi.get(f"/2/nodes/{name}").json()["drained"] is True
     job = rapi.wait_job(rapi.create("dr1", pnode=name))
@@ -106,7 +101,7 @@ def test_jobs_list_bulk_reason_and_dry_run(rapi):
     jid = rapi.post("/2/instances?reason=op-42", json={
         "__version__": 1, "mode": "create", "instance_name": "rs1", "disk_template": "plain",
         "disks": [{"size": 100}], "nics": [], "os_type": "x", "name_check": False, "ip_check": False}).json()
-    job = _ok(rapi, jid)
+    job = succeeded(rapi, jid)
     trail = job["ops"][0]["reason"]
     assert trail[0][:2] == ["gnt:user", "op-42"]
     assert trail[1][:2] == ["gnt:library:rlib2:instances", ""]
@@ -118,7 +113,7 @@ def test_jobs_list_bulk_reason_and_dry_run(rapi):
     jid = rapi.post("/2/instances?dry-run=1", json={
         "__version__": 1, "mode": "create", "instance_name": "dry1", "disk_template": "plain",
         "disks": [{"size": 100}], "nics": [{}], "os_type": "x", "name_check": False, "ip_check": False}).json()
-    job = _ok(rapi, jid)
+    job = succeeded(rapi, jid)
     assert job["ops"][0]["dry_run"] is True and isinstance(job["opresult"][0], list)
     assert rapi.get("/2/instances/dry1").status_code == 404
 
@@ -184,27 +179,28 @@ def test_read_only_user_gets_403(tmp_path):
 
 
 def test_networks(rapi, cluster):
-    # doc/rapi.rst /2/networks and /2/networks/[network_name]/connect
-    _ok(rapi, rapi.post("/2/networks", json={"network_name": "pub", "network": "192.0.2.0/29",
+    # doc/rapi.rst /2/networks and /2/networks/[network_name]/connect. The nodes' addresses
+    # (192.0.2.1-3 here) are reserved too (LUNetworkAdd with conflicts_check, the default).
+    succeeded(rapi, rapi.post("/2/networks", json={"network_name": "pub", "network": "192.0.2.0/29",
                                              "gateway": "192.0.2.1"}).json())
-    _ok(rapi, rapi.put("/2/networks/pub/connect", json={"group_name": "default", "network_mode": "bridged",
+    succeeded(rapi, rapi.put("/2/networks/pub/connect", json={"group_name": "default", "network_mode": "bridged",
                                                         "network_link": "br-pub"}).json())
     net = rapi.get("/2/networks/pub").json()
-    assert net["free_count"] == 5 and net["group_list"] == [["default", "bridged", "br-pub"]]
-    assert net["map"] == "XX.....X"
-    _ok(rapi, rapi.create("nt1", nics=[{"network": "pub", "ip": "pool"}]))
+    assert net["free_count"] == 3 and net["group_list"] == [["default", "bridged", "br-pub", ""]]
+    assert net["map"] == "XXXX...X"
+    succeeded(rapi, rapi.create("nt1", nics=[{"network": "pub", "ip": "pool"}]))
     inst = rapi.get("/2/instances/nt1").json()
-    assert inst["nic.ips"] == ["192.0.2.2"] and inst["nic.networks.names"] == ["pub"]
+    assert inst["nic.ips"] == ["192.0.2.4"] and inst["nic.networks.names"] == ["pub"]
     assert inst["nic.links"] == ["br-pub"] and inst["nic.networks"] == [net["uuid"]]
     assert rapi.get("/2/networks/pub").json()["inst_list"] == ["nt1"]
-    job = rapi.wait_job(rapi.create("nt2", nics=[{"network": "pub", "ip": "192.0.2.2"}]))
+    job = rapi.wait_job(rapi.create("nt2", nics=[{"network": "pub", "ip": "192.0.2.4"}]))
     assert job["status"] == "error" and job["opresult"][0][1][1] == "resource_not_unique"
     job = rapi.wait_job(rapi.put("/2/networks/pub/disconnect", json={"group_name": "default"}).json())
     assert job["status"] == "error"
-    _ok(rapi, rapi.delete("/2/instances/nt1").json())
-    assert rapi.get("/2/networks/pub").json()["free_count"] == 5
-    _ok(rapi, rapi.put("/2/networks/pub/disconnect", json={"group_name": "default"}).json())
-    _ok(rapi, rapi.delete("/2/networks/pub").json())
+    succeeded(rapi, rapi.delete("/2/instances/nt1").json())
+    assert rapi.get("/2/networks/pub").json()["free_count"] == 3
+    succeeded(rapi, rapi.put("/2/networks/pub/disconnect", json={"group_name": "default"}).json())
+    succeeded(rapi, rapi.delete("/2/networks/pub").json())
     assert rapi.get("/2/networks").json() == []
 
 
@@ -221,7 +217,7 @@ def test_hooks_and_progress(tmp_path, monkeypatch):
                   progress_command=f"cat > {progress_out}.{{instance}}") as fleet:
         c = fleet.clusters[0]
         rapi = Client(c.url, (USER, PASSWORD))
-        _ok(rapi, rapi.create("hk1", nics=[{"mode": "bridged", "link": "br9", "ip": "10.1.1.1"}]))
+        succeeded(rapi, rapi.create("hk1", nics=[{"mode": "bridged", "link": "br9", "ip": "10.1.1.1"}]))
         c.hooks.join()
         env = dict(line.split("=", 1) for line in out.read_text().splitlines())
         assert env["GANETI_INSTANCE_NAME"] == "hk1" and env["GANETI_HOOKS_PHASE"] == "POST"
@@ -255,7 +251,7 @@ def test_fault_knobs(rapi, cluster):
 
 
 def test_out_of_band_changes(rapi, cluster):
-    _ok(rapi, rapi.create("ob1", memory=512))
+    succeeded(rapi, rapi.create("ob1", memory=512))
     assert rapi.post("/sim/instances/ob1/crash").json()["status"] == "ERROR_down"
     assert rapi.get("/2/instances/ob1").json()["status"] == "ERROR_down"
     r = rapi.put("/sim/instances/ob1/beparams", json={"maxmem": 768})
@@ -324,8 +320,8 @@ def test_concurrent_polling(rapi, cluster):
 
 def test_reinstall_is_a_multi_opcode_job(rapi, cluster):
     # doc/rapi.rst /2/instances/[instance_name]/reinstall: shutdown, reinstall, startup
-    _ok(rapi, rapi.create("ri1", memory=256))
-    job = _ok(rapi, rapi.post("/2/instances/ri1/reinstall", json={"os": "image+default"}).json())
+    succeeded(rapi, rapi.create("ri1", memory=256))
+    job = succeeded(rapi, rapi.post("/2/instances/ri1/reinstall", json={"os": "image+default"}).json())
     assert [op["OP_ID"] for op in job["ops"]] == ["OP_INSTANCE_SHUTDOWN", "OP_INSTANCE_REINSTALL",
                                                  "OP_INSTANCE_STARTUP"]
     assert job["opstatus"] == ["success"] * 3
@@ -337,7 +333,7 @@ def test_reinstall_is_a_multi_opcode_job(rapi, cluster):
 
 
 def test_node_down_and_offline_statuses(rapi, cluster):
-    _ok(rapi, rapi.create("nd1", memory=256))
+    succeeded(rapi, rapi.create("nd1", memory=256))
     pnode = cluster.instances["nd1"].pnode
     rapi.post(f"/sim/nodes/{pnode}", json={"down": True})
     inst = rapi.get("/2/instances/nd1").json()
@@ -345,7 +341,7 @@ def test_node_down_and_offline_statuses(rapi, cluster):
     rapi.post(f"/sim/nodes/{pnode}", json={"down": False})
     assert rapi.get("/2/instances/nd1").json()["status"] == "running"
     other = sorted(n for n in cluster.nodes if n != pnode)[0]
-    _ok(rapi, rapi.put(f"/2/nodes/{other}/role", json="offline").json())
+    succeeded(rapi, rapi.put(f"/2/nodes/{other}/role", json="offline").json())
     job = rapi.wait_job(rapi.create("nd2", pnode=other))
     assert job["opresult"][0] == ["OpPrereqError", [f"Cannot use offline primary node '{other}'", "wrong_state"]]
 

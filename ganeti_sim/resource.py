@@ -92,7 +92,9 @@ def submit(sim, req: Request, resource: Resource, op_id: str, body, static: dict
     if body is not None and not isinstance(body, dict):
         raise HttpBadRequest("Invalid body contents, not a dictionary")
     body = dict(body or {})
-    if isinstance(req.body, dict) and req.body.get("depends"):
+    if isinstance(req.body, dict) and "depends" in req.body:
+        # As given, whatever it is: the opcode's check refuses what is not None or a list of
+        # [job id, [final statuses]] ("", 0, {} and false included), as Ganeti's does.
         body["depends"] = req.body["depends"]
     full_static = reason_static(req, resource)
     full_static.update(static)

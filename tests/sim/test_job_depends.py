@@ -99,9 +99,13 @@ def test_relative_and_unknown_dependencies(slow):
 
 def test_depends_is_validated_and_passed_by_every_opcode_resource(slow, fleet):
     rapi = slow
-    for deps in ("5", [5], [[5]], [[5, "success"]], [[5, ["running"]]], [["five", []]], [[True, []]]):
+    for deps in ("5", [5], [[5]], [[5, "success"]], [[5, ["running"]]], [["five", []]], [[True, []]],
+                 "", 0, {}, False):
         r = rapi.put("/2/instances/dep1/shutdown", json={"depends": deps})
         assert r.status_code == 400 and "OP_INSTANCE_SHUTDOWN.depends" in r.json()["message"], deps
+    for deps in ("", 0, {}, False):  # a body passed through whole keeps them too
+        r = rapi.post("/2/networks", json={"network_name": "dep-net", "network": "10.9.0.0/24", "depends": deps})
+        assert r.status_code == 400 and "OP_NETWORK_ADD.depends" in r.json()["message"], deps
     # instance create (body with __version__), network add, instance modify and delete all take it
     gate = rapi.put("/2/instances/dep1/shutdown").json()
     body = {"__version__": 1, "mode": "create", "instance_name": "dep2", "disk_template": "plain",

@@ -114,10 +114,47 @@ class NetworkCreateSchema(ma.Schema):
     mac_prefix = ma.fields.String(validate=MAC_PREFIX, metadata={"description": "administrators only: as aa:00:0"})
     owner = ma.fields.String(data_key="user_id", validate=USER_ID,
                              metadata={"description": "administrators: the owner (default: the caller)"})
+    public = JsonBoolean(data_key="shared", metadata={
+        "description": "administrators: a public network, put on its backends by network_create operations "
+                       "(202); it needs `cidr`"})
+    backend_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ID), validate=validate.Length(min=1, max=100),
+                                 metadata={"description": "a public network's backends (default: every online one)"})
+    cidr = ma.fields.String(validate=CIDR,
+                            metadata={"description": "a public network's IPv4 subnet, e.g. 203.0.113.0/24"})
+    gateway_ip = ma.fields.String(allow_none=True, validate=_ip("gateway_ip"),
+                                  metadata={"description": "a public network's gateway (default: the first host; "
+                                                           "null: none)"})
 
 
 class NetworkModifySchema(ma.Schema):
     name = ma.fields.String(required=True, validate=NAME)
+
+
+class NetworkOperationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    backend_id = ma.fields.Integer(allow_none=True)
+    status = ma.fields.String(metadata={"description": "PENDING, RUNNING, SUCCEEDED or FAILED"})
+    step = ma.fields.String()
+    job_id = ma.fields.Integer(allow_none=True)
+    job_status = ma.fields.String(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+
+
+class NetworkOnBackendSchema(ma.Schema):
+    backend_id = ma.fields.Integer()
+    clustername = ma.fields.Function(lambda row: row.backend.clustername if row.backend else None)
+    status = ma.fields.String(attribute="state", metadata={"description": "PENDING, ACTIVE, ERROR or DELETED"})
+    job_id = ma.fields.Integer(allow_none=True)
+    job_status = ma.fields.String(allow_none=True)
+
+
+class NetworkDetailSchema(NetworkSchema):
+    """A network with where it is: each backend's copy (`backends`) and the operations that put
+    it there (`operations`, oldest first; empty for a private network on no backend)."""
+
+    backends = ma.fields.List(ma.fields.Nested(NetworkOnBackendSchema), attribute="backend_networks")
+    operations = ma.fields.List(ma.fields.Nested(NetworkOperationSchema))
 
 
 class NetworkQuerySchema(ma.Schema):
@@ -175,7 +212,7 @@ class NetworkBackendSchema(ma.Schema):
 
 
 class NetworkInspectSchema(ma.Schema):
-    network = ma.fields.Nested(NetworkSchema)
+    network = ma.fields.Nested(NetworkDetailSchema)
     ganeti_name = ma.fields.String(metadata={"description": "its Ganeti network's name: BACKEND_PREFIX_ID net-<id>"})
     backends = ma.fields.List(ma.fields.Nested(NetworkBackendSchema), metadata={"description": "every backend, by id"})
 

@@ -48,6 +48,8 @@ class OperationSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.String()
     server_id = ma.fields.Integer(allow_none=True)
+    network_id = ma.fields.Integer(allow_none=True, metadata={"description": "a network operation's network"})
+    backend_id = ma.fields.Integer(allow_none=True)
     user_id = ma.fields.String()
     status = ma.fields.String(metadata={"description": "PENDING, RUNNING, SUCCEEDED or FAILED"})
     step = ma.fields.String(metadata={"description": "allocate, submit, poll, finalize or done"})

@@ -47,3 +47,8 @@ def ganeti_time(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
+
+OP_NETWORK_ADD = "OP_NETWORK_ADD"
+OP_NETWORK_CONNECT = "OP_NETWORK_CONNECT"
+OP_NETWORK_DISCONNECT = "OP_NETWORK_DISCONNECT"
+OP_NETWORK_REMOVE = "OP_NETWORK_REMOVE"

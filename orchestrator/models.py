@@ -187,11 +187,23 @@ class Operation(Timestamped, Base):
             sqlite_where=text("status IN ('PENDING', 'RUNNING')"),
             postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
         ),
+        # One operation in flight per network on one backend (network_create, network_remove).
+        Index(
+            "uq_operations_in_flight_per_network_backend",
+            "network_id",
+            "backend_id",
+            unique=True,
+            sqlite_where=text("network_id IS NOT NULL AND status IN ('PENDING', 'RUNNING')"),
+            postgresql_where=text("network_id IS NOT NULL AND status IN ('PENDING', 'RUNNING')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # Its target: a server, or a network on one backend (`backend_id`) for the network kinds.
     server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"), nullable=True, index=True)
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id", name="fk_operations_network_id_networks"),
+                                                   nullable=True, index=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
     status: Mapped[str] = mapped_column(String(16), default=OpStatus.PENDING.value, index=True)
     step: Mapped[str] = mapped_column(String(16), default=Step.ALLOCATE.value)
@@ -217,6 +229,12 @@ class Operation(Timestamped, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     server: Mapped[Server | None] = relationship(lazy="joined")
+    network: Mapped["Network | None"] = relationship(lazy="select")
+
+    @property
+    def is_network(self) -> bool:
+        """About a network on one backend (orchestrator.network.operations), not a server."""
+        return self.network_id is not None
 
     @property
     def is_finished(self) -> bool:
@@ -369,7 +387,8 @@ class Pool(Timestamped, Base):
 
 
 class Network(Timestamped, Base):
-    """A virtual network: private (a user's) or, later, public (user_id NULL).
+    """A virtual network: private (a user's) or public (user_id NULL, made by administrators
+    on backends by network_create operations).
 
     `mode`, `link` and `mac_prefix` are what Ganeti's network gets (its mode and link on each
     backend; `ganeti_mac_prefix`); they follow from the flavor (orchestrator.network.flavors).
@@ -401,6 +420,9 @@ class Network(Timestamped, Base):
                                                    lazy="selectin")
     backend_networks: Mapped[list["BackendNetwork"]] = relationship(
         back_populates="network", order_by="BackendNetwork.id", lazy="select")
+    # The operations that put it on (or take it off) backends, oldest first.
+    operations: Mapped[list["Operation"]] = relationship(
+        order_by="Operation.id", lazy="select", viewonly=True)
 
     def ganeti_name(self, prefix: str) -> str:
         """Its Ganeti network's name on every backend: `<BACKEND_PREFIX_ID>net-<id>`."""
@@ -428,7 +450,8 @@ class Network(Timestamped, Base):
 
 class BackendNetwork(Timestamped, Base):
     """A network as one backend holds it (its Ganeti network, added and connected there by
-    jobs): written by the network operations of the next slice, none yet."""
+    jobs): written with its network_create operation, its state moved only by
+    orchestrator.network.state.apply_network_report."""
 
     __tablename__ = "backend_networks"
     __table_args__ = (UniqueConstraint("network_id", "backend_id", name="uq_backend_networks_network_backend"),)

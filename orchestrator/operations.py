@@ -14,6 +14,7 @@ from .db import write_lock
 from .errors import Conflict, NotFound
 from .ganeti import JOB_VANISHED, OP_CREATE
 from .models import IN_FLIGHT, Operation, OpStatus, Step, utcnow
+from .network import operations as netops
 from .servers import in_flight, lock_server
 from .state import JobReport, apply_job_report
 
@@ -58,7 +59,9 @@ def reopen(session: Session, op: Operation) -> Operation:
     op.params = {k: v for k, v in op.params.items() if k not in (deadlines.CANCEL, deadlines.STOPPING)}
     op.finished_at = None
     op.heartbeat_at = utcnow()
-    if server is not None:
+    if op.is_network:
+        netops.reopened(session, op)
+    elif server is not None:
         _show_in_flight(server, op)
     session.flush()
     return op
@@ -126,6 +129,9 @@ def _claim_reopen(session: Session, op: Operation) -> None:
                 .execution_options(synchronize_session=False)
             )
     except IntegrityError:
+        if op.is_network:
+            raise Conflict(f"another operation is in flight for network {op.network_id} on backend "
+                           f"{op.backend_id}") from None
         current = in_flight(session, op.server_id) if op.server_id else None
         raise Conflict(f"operation {current.id if current else '?'} ({current.kind if current else 'unknown'}) "
                        "is in flight for this server") from None

@@ -24,6 +24,7 @@ from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
 from .reconciliation.rules import observed_operstate
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
 from .state import JobReport, apply_job_report
+from .network import operations as netops  # the network kinds' steps (they use this module's)
 
 if TYPE_CHECKING:  # the process's context: settings and RAPI clients (orchestrator.services)
     from .services.context import Context
@@ -60,9 +61,15 @@ def _close(op: Operation, status: OpStatus) -> None:
 
 
 def fail(session: Session, op: Operation, message: str) -> None:
-    """End an operation in FAILED; a create that never reached Ganeti leaves its server in ERROR."""
+    """End an operation in FAILED; a create that never reached Ganeti leaves its server in ERROR
+    (a network's create, its backend's network: orchestrator.network.operations.failed)."""
     op.error = message
     _close(op, OpStatus.FAILED)
+    if op.is_network:
+        netops.failed(session, op, message)
+        log.warning("op=%s network=%s backend=%s %s failed: %s", op.id, op.network_id, op.backend_id, op.kind,
+                    message)
+        return
     server = op.server
     if server is not None and op.kind == "create" and server.operstate == OperState.BUILD.value:
         apply_job_report(server, JobReport.local(OP_CREATE, "error", log_msg=message))
@@ -90,10 +97,18 @@ def _load_for_write(session: Session, op_id: int) -> Operation:
     return _load(session, op_id)
 
 
+def _network_kind(session: Session, op_id: int) -> bool:
+    """Whether the operation is about a network (its steps: orchestrator.network.operations)."""
+    op = _peek(session, op_id)
+    return op is not None and op.is_network
+
+
 def allocate(session: Session, op_id: int, ctx: Context) -> None:
     first = _peek(session, op_id)
     if first is None or not _at(first, Step.ALLOCATE):
         return
+    if first.is_network:
+        return netops.allocate(session, op_id, ctx)
     refresh_stale_backends(session, ctx)
     op = _load_for_write(session, op_id)
     if not _at(op, Step.ALLOCATE):
@@ -155,7 +170,7 @@ def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int 
 SUBMIT_LEASE_TIMEOUTS = 4
 
 
-def submit(session: Session, op_id: int, ctx: Context) -> None:
+def submit(session: Session, op_id: int, ctx: Context) -> Poll | None:
     """Send the operation's one RAPI write, once, however many chains run it.
 
     A replay (the marker `submit_started_at` is set: a write may have reached Ganeti) looks
@@ -168,6 +183,8 @@ def submit(session: Session, op_id: int, ctx: Context) -> None:
     op = _peek(session, op_id)
     if op is None or not _at(op, Step.SUBMIT):
         return
+    if op.is_network:
+        return netops.submit(session, op_id, ctx)
     server, action = op.server, ACTIONS[op.kind]
     client = ctx.cluster(server.backend)
     name = server.instance_name(ctx.settings.backend_prefix_id)
@@ -286,6 +303,8 @@ def poll(session: Session, op_id: int, ctx: Context) -> Poll:
     op = session.get(Operation, op_id, populate_existing=True)  # no row lock during the HTTP call
     if op is None or not _at(op, Step.POLL):
         return Poll.DONE
+    if op.is_network:
+        return netops.poll(session, op_id, ctx)
     job_id, backend = op.job_id, op.server.backend
     client = ctx.cluster(backend)
     try:
@@ -446,6 +465,8 @@ def close_finalized(op: Operation) -> None:
 
 
 def finalize(session: Session, op_id: int, ctx: Context) -> None:
+    if _network_kind(session, op_id):
+        return netops.finalize(session, op_id, ctx)
     op = _load(session, op_id)
     if not _at(op, Step.FINALIZE):
         return

@@ -1,9 +1,10 @@
 """Networks, subnets, ports and (administrators) the pools of bridges and MAC prefixes.
 
 Neutron's field names (api.network_schemas), this API's flat bodies and cursors. Every
-write here is synchronous: the rows are written and committed, and the answer (201 or 200)
-carries them; nothing here calls a cluster yet (a network reaches its backends, and a port
-its server, with the network operations to come) but an administrator's inspect of a network.
+write here commits its rows before it answers (201 or 200) with them; a public network's
+create and a removal from backends answer 202 with the network_create or network_remove
+operations that do the rest (orchestrator.network.operations). Nothing here calls a cluster
+itself but an administrator's inspect of a network.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from orchestrator.services import networks
 from .. import pagination
 from ..auth import admin_only, context, principal, require_principal
 from ..errors import documents
-from ..network_schemas import (NetworkCreateSchema, NetworkInspectSchema, NetworkModifySchema, NetworkPageSchema,
+from ..network_schemas import (NetworkCreateSchema, NetworkDetailSchema, NetworkInspectSchema, NetworkModifySchema,
+                               NetworkPageSchema,
                                NetworkQuerySchema, NetworkSchema, PoolCreateSchema, PoolModifySchema, PoolQuerySchema,
                                PoolSchema, PortCreateSchema, PortPageSchema, PortQuerySchema, PortSchema,
                                SubnetCreateSchema, SubnetInspectSchema, SubnetPageSchema, SubnetQuerySchema,
@@ -72,23 +74,30 @@ class Networks(MethodView):
         return {"networks": rows, "next": next_cursor}
 
     @networks_blp.arguments(NetworkCreateSchema)
-    @networks_blp.response(201, NetworkSchema)
-    @documents(networks_blp, 400, 401, 403, 409, 422)
+    @networks_blp.response(201, NetworkDetailSchema)
+    @networks_blp.alt_response(202, schema=NetworkDetailSchema,
+                               description="a public network: PENDING, its operations under way")
+    @documents(networks_blp, 400, 401, 403, 404, 409, 422)
     def post(self, data):
-        """Create a private network (as snf-manage network-create): the row is committed and
-        returned; it reaches no backend yet. A type the caller may not choose is a 403 naming
+        """Create a network (as snf-manage network-create). A private one: the row is committed
+        and returned (201); it reaches no backend yet. A public one (`shared`, administrators;
+        users get a 403 naming `shared`) with its IPv4 subnet (`cidr`, `gateway_ip`) on the
+        backends named (`backend_ids`, default every online backend): 202, PENDING, with one
+        network_create operation per backend. A type the caller may not choose is a 403 naming
         `type`; no free bridge or MAC prefix left in the pools, a 409."""
-        with _named_as_sent({"flavor": "type", "owner": "user_id"}):
-            return networks.create_network(context(), g.db, principal(), **data)
+        with _named_as_sent({"flavor": "type", "owner": "user_id", "public": "shared"}):
+            network = networks.create_network(context(), g.db, principal(), **data)
+        return network, (202 if network.public else 201)
 
 
 @networks_blp.route("/<int:network_id>")
 class NetworkById(MethodView):
     @networks_blp.etag
-    @networks_blp.response(200, NetworkSchema)
+    @networks_blp.response(200, NetworkDetailSchema)
     @documents(networks_blp, 401, 404)
     def get(self, network_id: int):
-        """One network: the caller's, or a public one."""
+        """One network: the caller's, or a public one, with its state on each backend holding it
+        and the operations that put it there."""
         return networks.get_network(context(), g.db, principal(), network_id)
 
     @networks_blp.arguments(NetworkModifySchema)
@@ -98,12 +107,18 @@ class NetworkById(MethodView):
         """Rename (the owner, or an administrator)."""
         return networks.modify_network(context(), g.db, principal(), network_id, **data)
 
-    @networks_blp.response(200, NetworkSchema)
+    @networks_blp.response(200, NetworkDetailSchema)
+    @networks_blp.alt_response(202, schema=NetworkDetailSchema,
+                               description="a network on backends: its network_remove operations under way")
     @documents(networks_blp, 401, 403, 404, 409)
     def delete(self, network_id: int):
         """Delete a network and its subnets: 200 with the deleted network, or 409 while ports
-        use it (remove them first). Synchronous: no backend holds it yet."""
-        return networks.remove_network(context(), g.db, principal(), network_id)
+        use it (remove them first) or an operation of it is in flight. A network that backends
+        hold (a public one) is taken off them first: 202 with one network_remove operation per
+        backend (OP_NETWORK_DISCONNECT from every group, then OP_NETWORK_REMOVE); the last one
+        that succeeds deletes it and gives its values back to their pools."""
+        network = networks.remove_network(context(), g.db, principal(), network_id)
+        return network, (202 if networks.removing(network) else 200)
 
 
 

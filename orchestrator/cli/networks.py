@@ -36,6 +36,9 @@ def _row(obj, columns, extra=()) -> dict:
 def network_row(network, detail: bool = False) -> dict:
     row = _row(network, NETWORK_COLUMNS, NETWORK_DETAIL if detail else ())
     row["subnets"] = [s.id for s in network.subnets]
+    if detail and network.backend_networks:
+        row["backends"] = [f"{b.backend_id}:{b.state}" for b in network.backend_networks]
+        row["operations"] = [f"{op.id}:{op.kind}@{op.backend_id}:{op.status}" for op in network.operations]
     return row
 
 
@@ -78,11 +81,28 @@ def network() -> None:
 @click.option("--mode", help="Ganeti's network mode (default: the flavor's).")
 @click.option("--link", help="Ganeti's link, e.g. a bridge (default: from the flavor's pool).")
 @click.option("--mac-prefix", help="Default: from the MAC-prefix pool, for flavors that need one.")
+@click.option("--public", is_flag=True, help="A public network, put on its backends by operations (needs --cidr).")
+@click.option("--backend", "backend_ids", type=int, multiple=True,
+              help="A public network's backend (repeat; default: every online backend).")
+@click.option("--cidr", help="A public network's IPv4 subnet, e.g. 203.0.113.0/24.")
+@click.option("--gateway", "gateway_ip", help="A public network's gateway (default: the subnet's first host).")
+@click.option("--no-gateway", is_flag=True, help="A public network's subnet without a gateway.")
 @OUTPUT
 @pass_services
-def network_create(services: Context, output: str, **fields) -> None:
-    """Create a network (committed at once; it reaches no backend yet). Add its addresses with
-    `orchestrator subnet create --network ID --cidr ...`."""
+def network_create(services: Context, output: str, public: bool, backend_ids: tuple[int, ...],
+                   cidr: str | None, gateway_ip: str | None, no_gateway: bool, **fields) -> None:
+    """Create a network. A private one is committed at once and reaches no backend yet (add its
+    addresses with `orchestrator subnet create --network ID --cidr ...`). A public one
+    (`--public --cidr ...`) is PENDING, with one network_create operation per backend: follow
+    them with `network show` or `operation show`."""
+    if public:
+        fields.update(public=True, backend_ids=list(backend_ids) or None, cidr=cidr)
+        if no_gateway:
+            fields["gateway_ip"] = None
+        elif gateway_ip is not None:
+            fields["gateway_ip"] = gateway_ip
+    elif backend_ids or cidr or gateway_ip or no_gateway:
+        fail("--backend, --cidr and --gateway are for a public network (--public)")
     with services.session() as session:
         show(network_row(networks.create_network(services, session, ADMIN, **fields), detail=True), output)
 
@@ -160,10 +180,16 @@ def network_modify(services: Context, network_id: int, name: str, output: str) -
 @click.argument("network_id", type=int)
 @pass_services
 def network_remove(services: Context, network_id: int) -> None:
-    """Delete a network and its subnets; refused while ports use it (port remove them first)."""
+    """Delete a network and its subnets; refused while ports use it (port remove them first).
+    A network backends hold (a public one) is taken off them first by network_remove
+    operations, the last of which deletes it."""
     with services.session() as session:
         removed = networks.remove_network(services, session, ADMIN, network_id)
-        click.echo(f"network {removed.id} removed")
+        if networks.removing(removed):
+            started = [str(op.id) for op in removed.operations if op.kind == "network_remove" and not op.is_finished]
+            click.echo(f"network {removed.id} is being removed from its backends: operations {', '.join(started)}")
+        else:
+            click.echo(f"network {removed.id} removed")
 
 
 # -- subnet ---------------------------------------------------------------------

@@ -135,11 +135,12 @@ def _draw(session: Session, kind: str, value: str | None, field: str, *, shared:
         raise Conflict(f"{field} {value} is held by another network", field=field) from None
 
 
-def create_network(session: Session, *, name: str, flavor: str, user_id: str, request: dict[str, Any],
-                   defaults: flavors.FlavorDefaults) -> Network:
+def create_network(session: Session, *, name: str, flavor: str, user_id: str | None, request: dict[str, Any],
+                   defaults: flavors.FlavorDefaults, public: bool = False) -> Network:
     """A private network, ACTIVE at once as Synnefo's are (it reaches backends with the network
-    operations); its pooled values taken under the pools' locks. Flushed, not committed: the
-    caller took the write lock first."""
+    operations), or a public one (no owner), PENDING until its backends hold it; its pooled
+    values taken under the pools' locks. Flushed, not committed: the caller took the write
+    lock first."""
     link, link_pool = request["link"], None
     mac_prefix, mac_pool = request["mac_prefix"], None
     if link is None or request["link_given"]:
@@ -147,9 +148,10 @@ def create_network(session: Session, *, name: str, flavor: str, user_id: str, re
     if mac_prefix is None or request["mac_prefix_given"]:
         mac_prefix, mac_pool = _draw(session, PoolType.MAC_PREFIX.value, mac_prefix, "mac_prefix",
                                      shared=defaults.default_mac_prefix)
-    network = Network(name=name, user_id=user_id, public=False, flavor=flavor, mode=request["mode"], link=link,
+    state = NetworkState.PENDING if public else NetworkState.ACTIVE
+    network = Network(name=name, user_id=user_id, public=public, flavor=flavor, mode=request["mode"], link=link,
                       mac_prefix=mac_prefix, link_pool_id=link_pool, mac_prefix_pool_id=mac_pool,
-                      state=NetworkState.ACTIVE.value, deleted=False)
+                      state=state.value, deleted=False)
     session.add(network)
     session.flush()
     return network
@@ -160,11 +162,8 @@ def live_ports(session: Session, network_id: int) -> list[Port]:
                                 .order_by(Port.id)))
 
 
-def remove_network(session: Session, network: Network) -> Network:
-    """Delete a network that no live port uses and no backend holds: its subnets and their
-    address pools go, its bridge and MAC prefix return to their pools (only now: a value
-    leaves its network when the network is finally deleted). The caller holds the network's
-    lock (and the write lock)."""
+def check_removable(session: Session, network: Network) -> None:
+    """Conflict when the network is deleted already, or live ports or addresses use it."""
     if network.deleted:
         raise Conflict(f"network {network.id} is deleted")
     ports = live_ports(session, network.id)
@@ -175,11 +174,31 @@ def remove_network(session: Session, network: Network) -> Network:
     if subnet_ids and session.scalars(select(IPAddress.id).where(IPAddress.subnet_id.in_(subnet_ids),
                                                                  IPAddress.deleted.is_(False)).limit(1)).first():
         raise Conflict(f"network {network.id} still holds addresses: release them first")
-    held = session.scalars(select(BackendNetwork).where(BackendNetwork.network_id == network.id,
-                                                        BackendNetwork.state != NetworkState.DELETED.value)).first()
-    if held is not None:
-        raise Conflict(f"network {network.id} is on backend {held.backend_id}: it is removed from backends by "
+
+
+def held_by(session: Session, network: Network) -> list[BackendNetwork]:
+    """The backends' rows of the network that are not DELETED."""
+    return list(session.scalars(select(BackendNetwork).where(BackendNetwork.network_id == network.id,
+                                                             BackendNetwork.state != NetworkState.DELETED.value)
+                                .order_by(BackendNetwork.id)))
+
+
+def remove_network(session: Session, network: Network) -> Network:
+    """Delete a network that no live port uses and no backend holds: its subnets and their
+    address pools go, its bridge and MAC prefix return to their pools (only now: a value
+    leaves its network when the network is finally deleted). The caller holds the network's
+    lock (and the write lock). A network on backends is taken off them first by network_remove
+    operations (services.networks.remove_network), the last of which deletes it."""
+    check_removable(session, network)
+    held = held_by(session, network)
+    if held:
+        raise Conflict(f"network {network.id} is on backend {held[0].backend_id}: it is removed from backends by "
                        "a network operation")
+    return delete_rows(session, network)
+
+
+def delete_rows(session: Session, network: Network) -> Network:
+    """The network deleted: its subnets and their address pools, its pooled values released."""
     for subnet in sorted(network.subnets, key=lambda s: s.pool_id or 0):
         if subnet.pool_id is not None:
             pools.lock(session, subnet.pool_id).deleted = True

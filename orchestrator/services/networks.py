@@ -1,7 +1,8 @@
 """Networks, subnets, ports and pools: every use case writes its rows and commits before it
-answers; none calls a cluster yet (networks reach backends, and ports servers, with the
-network operations of the next slice); only `inspect_network` reads the clusters, because
-an administrator asked. docs/networks.md tells the model and the locks.
+answers; none calls a cluster itself. A public network reaches its backends, and leaves
+them, by durable operations (network_create, network_remove: orchestrator.network.operations)
+that the use case commits with its rows and then hands over; only `inspect_network` reads
+the clusters, because an administrator asked. docs/networks.md tells the model and the locks.
 
 A user sees their own networks and the public ones, and their own ports; an administrator
 everything. Lists are by id ascending, from `after` (exclusive), at most `limit`. Every
@@ -22,9 +23,11 @@ from .. import auth
 from ..auth import Principal
 from ..db import write_lock
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from ..models import Network, Pool, PoolType, Port, Subnet
+from ..models import Backend, Network, Pool, PoolType, Port, Subnet
 from ..network import flavors, inspect, networks, pools, ports
+from ..network import operations as netops
 from ..validation import check_name
+from . import handover
 from .context import Context
 
 # create_subnet's gateway_ip default: the subnet's first host (None: no gateway).
@@ -95,14 +98,36 @@ def inspect_network(ctx: Context, session: Session, who: Principal, network_id: 
     return inspect.inspect_network(session, network, ctx.cluster, ctx.settings.backend_prefix_id)
 
 
-@_atomic
 def create_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str = "MAC_FILTERED",
                    mode: str | None = None, link: str | None = None, mac_prefix: str | None = None,
-                   owner: str | None = None) -> Network:
+                   owner: str | None = None, public: bool = False, backend_ids: Iterable[int] | None = None,
+                   cidr: str | None = None, gateway_ip: Any = DEFAULT) -> Network:
     """A private network of the caller's (or `owner`'s, by an administrator): users may choose
     the enabled flavors only (API_ENABLED_NETWORK_FLAVORS) and never mode, link or MAC prefix.
     A MAC_FILTERED network takes a MAC prefix from the MAC-prefix pool, a PHYSICAL_VLAN one a
-    bridge from the bridge pool: none left (or no pool) is a Conflict."""
+    bridge from the bridge pool: none left (or no pool) is a Conflict.
+
+    `public` (administrators; users get Forbidden naming `public`): a public network (no
+    owner) with its IPv4 subnet (`cidr`, required; `gateway_ip` as create_subnet's), on the
+    backends named (`backend_ids`; default: every online backend), PENDING: one
+    `network_create` operation and one PENDING backend row per backend, written in the
+    network's own transaction, committed, then handed over. Its `operations` are those."""
+    if public:
+        return _create_public_network(ctx, session, who, name=name, flavor=flavor, mode=mode, link=link,
+                                      mac_prefix=mac_prefix, owner=owner, backend_ids=backend_ids, cidr=cidr,
+                                      gateway_ip=gateway_ip)
+    if backend_ids is not None:
+        raise Invalid("only a public network is put on backends when it is created", field="backend_ids")
+    if cidr is not None:
+        raise Invalid("a private network's subnet is created with create_subnet", field="cidr")
+    return _create_private_network(ctx, session, who, name=name, flavor=flavor, mode=mode, link=link,
+                                   mac_prefix=mac_prefix, owner=owner)
+
+
+@_atomic
+def _create_private_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str,
+                            mode: str | None, link: str | None, mac_prefix: str | None,
+                            owner: str | None) -> Network:
     check_name(name, "name")
     if owner is not None and owner != who.user_id and not who.admin:
         raise Forbidden("only administrators may create a network for another user", field="owner")
@@ -121,6 +146,83 @@ def create_network(ctx: Context, session: Session, who: Principal, *, name: str,
         raise Conflict("another network holds that link or MAC prefix") from None
 
 
+def _create_public_network(ctx: Context, session: Session, who: Principal, **fields: Any) -> Network:
+    try:
+        network = _write_public_network(ctx, session, who, **fields)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for op in network.operations:
+        handover.run(ctx, op)
+    return network
+
+
+def _write_public_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str,
+                          mode: str | None, link: str | None, mac_prefix: str | None, owner: str | None,
+                          backend_ids: Iterable[int] | None, cidr: str | None, gateway_ip: Any) -> Network:
+    if not who.admin:
+        raise Forbidden("only administrators may create public networks", field="public")
+    check_name(name, "name")
+    if owner is not None:
+        raise Invalid("a public network has no owner", field="owner")
+    if cidr is None:
+        raise Invalid("a public network is created with its IPv4 subnet: give its CIDR", field="cidr")
+    settings = ctx.settings
+    defaults = flavors.FlavorDefaults.from_settings(settings)
+    request = networks.check_network_request(flavor=flavor, mode=mode, link=link, mac_prefix=mac_prefix,
+                                             admin=True, enabled=settings.network_flavors_enabled,
+                                             defaults=defaults)
+    subnet_request = networks.check_subnet_request(
+        cidr=cidr, ip_version=4, name="", gateway_ip=gateway_ip, enable_dhcp=True, dns_nameservers=(),
+        allocation_pools=None, prefix_min=settings.subnet_prefix_min, prefix_max=settings.subnet_prefix_max)
+    wanted = _backend_ids(backend_ids)
+    write_lock(session)
+    targets = _public_backends(session, wanted)
+    try:
+        network = networks.create_network(session, name=name, flavor=flavor, user_id=None, request=request,
+                                          defaults=defaults, public=True)
+    except IntegrityError:
+        raise Conflict("another network holds that link or MAC prefix") from None
+    networks.create_subnet(session, network, subnet_request)
+    for backend in targets:
+        row, op = netops.new_create(network, backend, who.user_id)
+        session.add_all([row, op])
+    session.flush()
+    session.refresh(network)
+    return network
+
+
+def _backend_ids(backend_ids: Iterable[int] | None) -> list[int] | None:
+    if backend_ids is None:
+        return None
+    if isinstance(backend_ids, (str, bytes)) or not isinstance(backend_ids, Iterable):
+        raise Invalid("must be a list of backend ids", field="backend_ids")
+    ids = list(backend_ids)
+    if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise Invalid("must be a non-empty list of backend ids", field="backend_ids")
+    if len(set(ids)) != len(ids):
+        raise Invalid("names a backend twice", field="backend_ids")
+    return ids
+
+
+def _public_backends(session: Session, wanted: list[int] | None) -> list[Backend]:
+    """The backends named (each must exist and be online), or every online backend."""
+    if wanted is None:
+        found = list(session.scalars(select(Backend).where(Backend.offline.is_(False)).order_by(Backend.id)))
+        if not found:
+            raise Conflict("no backend is online to put the network on", field="backend_ids")
+        return found
+    found = {b.id: b for b in session.scalars(select(Backend).where(Backend.id.in_(wanted)))}
+    for backend_id in wanted:
+        backend = found.get(backend_id)
+        if backend is None:
+            raise NotFound(f"backend {backend_id} not found", field="backend_ids")
+        if backend.offline:
+            raise Conflict(f"backend {backend_id} is offline", field="backend_ids")
+    return [found[i] for i in wanted]
+
+
 @_atomic
 def modify_network(ctx: Context, session: Session, who: Principal, network_id: int, *, name: str) -> Network:
     check_name(name, "name")
@@ -132,14 +234,51 @@ def modify_network(ctx: Context, session: Session, who: Principal, network_id: i
     return network
 
 
-@_atomic
 def remove_network(ctx: Context, session: Session, who: Principal, network_id: int) -> Network:
     """Conflict while live ports use it; else deleted (state DELETED) with its subnets, their
-    address pools, and its bridge and MAC prefix back in their pools. It is on no backend yet."""
+    address pools, and its bridge and MAC prefix back in their pools. A network that backends
+    hold (a public one) is taken off them first: one network_remove operation per backend
+    holding it, committed and handed over, and the network answered with its operations
+    (not deleted yet: the last removal that succeeds deletes it and releases its values).
+    Conflict while any operation of the network is in flight."""
+    try:
+        network, started = _remove_network(ctx, session, who, network_id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for op in started:
+        handover.run(ctx, op)
+    return network
+
+
+def removing(network: Network) -> bool:
+    """Whether a removal answered this network still on backends (its removals under way)."""
+    return not network.deleted and any(op.kind == netops.NETWORK_REMOVE and not op.is_finished
+                                       for op in network.operations)
+
+
+def _remove_network(ctx: Context, session: Session, who: Principal, network_id: int) -> tuple[Network, list]:
     write_lock(session)
     network = networks.get_network(session, network_id, user_id=who.user_id, admin=who.admin, for_update=True)
     networks.owned(network, who.user_id, who.admin, "delete")
-    return networks.remove_network(session, network)
+    networks.check_removable(session, network)
+    held = networks.held_by(session, network)
+    if not held:
+        return networks.delete_rows(session, network), []
+    busy = [op for op in network.operations if not op.is_finished]
+    if busy:
+        raise Conflict(f"operation {busy[0].id} ({busy[0].kind}) is in flight for network {network.id} on backend "
+                       f"{busy[0].backend_id}: wait for it, or cancel it")
+    started = [netops.new_remove(network, row.backend_id, who.user_id) for row in held]
+    try:
+        with session.begin_nested():
+            session.add_all(started)
+            session.flush()
+    except IntegrityError:  # a racing request started one (the in-flight index per network and backend)
+        raise Conflict(f"an operation is in flight for network {network.id}") from None
+    session.refresh(network)
+    return network, started
 
 
 # -- subnets ----------------------------------------------------------------------------------

@@ -94,7 +94,9 @@ def allocate_backend(self, op_id: int) -> int:
 @shared_task(name="orchestrator.ops.submit_job", **STEP)
 def submit_job(self, op_id: int) -> int:
     with _rerun_ends_here():
-        _run_step(self, steps.submit, op_id)
+        if _run_step(self, steps.submit, op_id) is steps.Poll.PENDING:  # a network's write, claimed by another chain
+            settings = self.app.context.settings
+            raise self.retry(countdown=delays.countdown(settings.poll_interval_s, settings), max_retries=None)
     return op_id
 
 

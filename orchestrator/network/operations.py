@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -292,11 +292,13 @@ def _replay_found(session: Session, op_id: int, client: RapiClient, name: str) -
 
 def _send_writes(session: Session, op: Operation, ctx: Context, client: RapiClient, name: str, *,
                  replay: bool) -> None:
-    op_id = op.id
+    op_id, reason = op.id, op.reason
     network, subnet, _backend, _name = _target(session, op, ctx)
     if op.kind == NETWORK_REMOVE:
         plan = _plan(client, op, name, replay=replay)
-        return _send_removal(session, op, ctx, client, name, plan, list(plan.found))
+        sent = list(plan.found)
+        return _sending(session, op_id, sent,
+                        lambda: _send_removal(session, op_id, reason, ctx, client, name, plan, sent))
     if subnet is None:
         op = core._load_for_write(session, op_id)
         core.fail(session, op, f"network {network.id} has no IPv4 subnet: Ganeti's network needs one")
@@ -304,19 +306,48 @@ def _send_writes(session: Session, op: Operation, ctx: Context, client: RapiClie
         return
     plan = _plan(client, op, name, replay=replay)
     sent = list(plan.found)
-    try:
+
+    def send() -> None:
         if plan.add:
             job = client.create_network(name, subnet.cidr, gateway=subnet.gateway,
-                                        mac_prefix=network.ganeti_mac_prefix, tags=[op.reason], reason=op.reason)
+                                        mac_prefix=network.ganeti_mac_prefix, tags=[reason], reason=reason)
             crash_point(ctx.settings, "submit.after_write", op_id)
             plan.add_job = job
             sent.insert(0, {"job_id": job, "opcode": OP_NETWORK_ADD, "group": None})
             _note_sent(session, op_id, sent)
         depends = [plan.add_job] if plan.add_job is not None else None
         for group in plan.groups:
-            job = client.connect_network(name, group, network.mode, network.link, depends=depends, reason=op.reason)
+            job = client.connect_network(name, group, network.mode, network.link, depends=depends, reason=reason)
             sent.append({"job_id": job, "opcode": OP_NETWORK_CONNECT, "group": group})
             _note_sent(session, op_id, sent)
+
+    _sending(session, op_id, sent, send)
+
+
+def _send_removal(session: Session, op_id: int, reason: str, ctx: Context, client: RapiClient, name: str,
+                  plan: Plan, sent: list[dict[str, Any]]) -> None:
+    """Disconnect every connected group, then delete the network, depending on the disconnects."""
+    for index, group in enumerate(plan.groups):
+        job = client.disconnect_network(name, group, reason=reason)
+        if index == 0:
+            crash_point(ctx.settings, "submit.after_write", op_id)
+        sent.insert(len([j for j in sent if j["opcode"] == OP_NETWORK_DISCONNECT]),
+                    {"job_id": job, "opcode": OP_NETWORK_DISCONNECT, "group": group})
+        _note_sent(session, op_id, sent)
+    if plan.remove:
+        depends = [j["job_id"] for j in sent if j["opcode"] == OP_NETWORK_DISCONNECT] or None
+        job = client.delete_network(name, depends=depends, reason=reason)
+        if not plan.groups:
+            crash_point(ctx.settings, "submit.after_write", op_id)
+        sent.append({"job_id": job, "opcode": OP_NETWORK_REMOVE, "group": None})
+        _note_sent(session, op_id, sent)
+
+
+def _sending(session: Session, op_id: int, sent: list[dict[str, Any]], send: Callable[[], None]) -> None:
+    """Run `send` (each write noted as it is sent), then record what was sent; a cluster's
+    refusal fails the operation, an unavailable cluster is the step's to retry."""
+    try:
+        send()
     except RapiUnavailable:
         raise
     except RapiError as exc:
@@ -329,43 +360,6 @@ def _send_writes(session: Session, op: Operation, ctx: Context, client: RapiClie
     op = core._load_for_write(session, op_id)
     op.submit_lease_until = None
     if not core._at(op, Step.SUBMIT):  # finished, or another chain's replay recorded the jobs
-        session.commit()
-        return
-    _record_submitted(session, op, sent)
-    log.info("op=%s network=%s backend=%s submitted %s", op.id, op.network_id, op.backend_id,
-             [(j["opcode"], j["job_id"]) for j in sent])
-
-
-def _send_removal(session: Session, op: Operation, ctx: Context, client: RapiClient, name: str, plan: Plan,
-                  sent: list[dict[str, Any]]) -> None:
-    op_id = op.id
-    try:
-        for index, group in enumerate(plan.groups):
-            job = client.disconnect_network(name, group, reason=op.reason)
-            if index == 0:
-                crash_point(ctx.settings, "submit.after_write", op_id)
-            sent.insert(len([j for j in sent if j["opcode"] == OP_NETWORK_DISCONNECT]),
-                        {"job_id": job, "opcode": OP_NETWORK_DISCONNECT, "group": group})
-            _note_sent(session, op_id, sent)
-        if plan.remove:
-            depends = [j["job_id"] for j in sent if j["opcode"] == OP_NETWORK_DISCONNECT] or None
-            job = client.delete_network(name, depends=depends, reason=op.reason)
-            if not plan.groups:
-                crash_point(ctx.settings, "submit.after_write", op_id)
-            sent.append({"job_id": job, "opcode": OP_NETWORK_REMOVE, "group": None})
-            _note_sent(session, op_id, sent)
-    except RapiUnavailable:
-        raise
-    except RapiError as exc:
-        op = core._load_for_write(session, op_id)
-        if not op.is_finished:
-            core.fail(session, op, f"the cluster refused the {op.kind}: {exc.message}")
-        op.submit_lease_until = None
-        session.commit()
-        return
-    op = core._load_for_write(session, op_id)
-    op.submit_lease_until = None
-    if not core._at(op, Step.SUBMIT):
         session.commit()
         return
     _record_submitted(session, op, sent)

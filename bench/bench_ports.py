@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_api import ADMIN_TOKEN, arguments, hammer, server_body, start_gunicorn, wait_ready  # noqa: E402
+from bench.bench_api import ADMIN_TOKEN, arguments, hammer, server_body, start_gunicorn, stop, wait_ready  # noqa: E402
 
 SUBNET = "10.64.0.0/16"
 
@@ -68,8 +67,6 @@ def _check_ports(db_url: str, subnet_id: int) -> dict:
 
 def main(argv=None) -> int:
     args = arguments(__doc__.splitlines()[0], "servers and ports alternately; medians shown").parse_args(argv)
-
-    import redis
 
     from tests.harness.services import RedisServer, free_port
 
@@ -116,19 +113,7 @@ def main(argv=None) -> int:
             created_ports += sum(x["requests"] - x["errors"] for x in rounds["ports"])
             held = _check_ports(db_url, subnet_id)
         finally:
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            if broker.running:
-                try:
-                    redis.Redis.from_url(broker.url(0)).flushall()
-                except redis.RedisError:
-                    pass
-            broker.stop()
+            stop([proc] if proc is not None else [], broker)
 
     figures = {name: {"rps": statistics.median([x["rps"] for x in rs]),
                       "p50_ms": statistics.median([x["p50_ms"] for x in rs]),

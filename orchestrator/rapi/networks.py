@@ -31,6 +31,17 @@ from .transport import Transport
 NETWORK_MODES = frozenset({"bridged", "routed", "openvswitch"})
 
 
+def _addressing(gateway, network6, gateway6, mac_prefix, add_reserved_ips, remove_reserved_ips=None
+                ) -> dict[str, Any]:
+    """The addressing fields OP_NETWORK_ADD and OP_NETWORK_SET_PARAMS share, those given only."""
+    body = {key: value for key, value in (("gateway", gateway), ("network6", network6), ("gateway6", gateway6),
+                                          ("mac_prefix", mac_prefix)) if value is not None}
+    for key, value in (("add_reserved_ips", add_reserved_ips), ("remove_reserved_ips", remove_reserved_ips)):
+        if value is not None:
+            body[key] = address_list(value)
+    return body
+
+
 class NetworkCalls:
     """rapi.rst ``/2/networks`` and ``/2/networks/[network_name]/...``."""
 
@@ -54,13 +65,8 @@ class NetworkCalls:
         form (the pool: more than a /30, at most a /16), `mac_prefix` three octets,
         `add_reserved_ips` addresses kept out of the pool. `conflicts_check` (Ganeti's
         default: true) also reserves the nodes' own addresses in the network."""
-        body: dict[str, Any] = {"network_name": name, "network": network}
-        for key, value in (("gateway", gateway), ("network6", network6), ("gateway6", gateway6),
-                           ("mac_prefix", mac_prefix)):
-            if value is not None:
-                body[key] = value
-        if add_reserved_ips is not None:
-            body["add_reserved_ips"] = address_list(add_reserved_ips)
+        body: dict[str, Any] = {"network_name": name, "network": network,
+                                **_addressing(gateway, network6, gateway6, mac_prefix, add_reserved_ips)}
         if tags is not None:
             body["tags"] = address_list(tags)
         if conflicts_check is not None:
@@ -112,15 +118,7 @@ class NetworkCalls:
         parameters given change ("none" clears gateway, network6, gateway6 or mac_prefix);
         the gateway and the reserved addresses cannot change in one job. The network's
         address range cannot change. The resource takes no ``dry-run``."""
-        body: dict[str, Any] = {}
-        for key, value in (("gateway", gateway), ("network6", network6), ("gateway6", gateway6),
-                           ("mac_prefix", mac_prefix)):
-            if value is not None:
-                body[key] = value
-        if add_reserved_ips is not None:
-            body["add_reserved_ips"] = address_list(add_reserved_ips)
-        if remove_reserved_ips is not None:
-            body["remove_reserved_ips"] = address_list(remove_reserved_ips)
+        body = _addressing(gateway, network6, gateway6, mac_prefix, add_reserved_ips, remove_reserved_ips)
         with_depends(body, depends)
         return job_id(self.transport.request("PUT", f"/2/networks/{segment(name)}/modify",
                                              query=write_params(reason), body=body))

@@ -20,7 +20,7 @@ from orchestrator.errors import Invalid
 from orchestrator.models import PoolType
 from orchestrator.network import addressing, flavors, pools, ports
 
-from .schemas import ID, NAME, USER_ID, JsonBoolean, UtcDateTime, rule
+from .schemas import ID, NAME, USER_ID, JsonBoolean, OperationSchema, UtcDateTime, rule
 
 POOL_TYPES = pools.TYPES
 IP_MAX = 45  # the longest text of an IPv6 address (with an embedded IPv4)
@@ -312,7 +312,10 @@ class PortSchema(ma.Schema):
                                   metadata={"description": "the server it is attached to, or null"})
     mac_address = ma.fields.String(attribute="mac")
     fixed_ips = ma.fields.List(ma.fields.Nested(FixedIpSchema))
-    status = ma.fields.String(attribute="state", metadata={"description": "DOWN until attached to a server"})
+    status = ma.fields.String(attribute="state", metadata={
+        "description": "DOWN on no server (or a stopped one), BUILD until its NIC is added, ACTIVE, ERROR"})
+    operation = ma.fields.Nested(OperationSchema, metadata={
+        "description": "in a 202 only: the server operation adding or removing its NIC"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 
@@ -326,6 +329,17 @@ class PortCreateSchema(ma.Schema):
     name = ma.fields.String(validate=OPTIONAL_NAME, metadata={"description": "default empty"})
     fixed_ips = ma.fields.List(ma.fields.Nested(FixedIpSchema), validate=validate.Length(max=ports.MAX_FIXED_IPS),
                                metadata={"description": "default: an address of each subnet; [] none"})
+    device_id = ma.fields.Integer(strict=True, validate=ID, metadata={
+        "description": "a server to attach the port to: 202, and a connect operation hot-adds its NIC"})
+
+
+class ServerNicSchema(ma.Schema):
+    """One NIC of a server being created: a new port on a network (`network_id`, with its
+    `fixed_ip` or the pool's next address), or one of the caller's ports (`port_id`)."""
+
+    network_id = ma.fields.Integer(strict=True, validate=ID)
+    fixed_ip = ma.fields.String(validate=_ip("networks"))
+    port_id = ma.fields.Integer(strict=True, validate=ID)
 
 
 class PortQuerySchema(ma.Schema):

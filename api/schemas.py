@@ -97,9 +97,15 @@ class ServerCreateSchema(ma.Schema):
     flavor_id = ma.fields.Integer(validate=ID, required=True, strict=True)
     image_id = ma.fields.Integer(validate=ID, required=True, strict=True)
     backend_id = ma.fields.Integer(validate=ID, strict=True, load_default=None, metadata={"description": "admin only"})
+    owner = ma.fields.String(data_key="user_id", validate=USER_ID, metadata={
+        "description": "admin only: the user whose server it is (default: the caller)"})
     password = ma.fields.String(load_only=True, load_default=None, validate=validate.Length(min=8, max=128),
                                 metadata={"description": "generated when absent; never stored; printable text "
                                                          "(the service refuses control characters)"})
+    # ServerNicSchema is in network_schemas (with the network fields' rules), named here lazily.
+    networks = ma.fields.List(ma.fields.Nested("ServerNicSchema"), validate=validate.Length(max=8), metadata={
+        "description": "its NICs in order: [{network_id, fixed_ip?} | {port_id}]; [] none; absent: the "
+                       "deployment's default networks"})
 
 
 class ServerAcceptedSchema(ServerSchema):

@@ -9,15 +9,15 @@ from .models import Operation, Server
 from .rapi import RapiClient
 from .ganeti import OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP
 
-# (client, op, server, instance name, reason, secret OS parameters) -> job id
-Submit = Callable[[RapiClient, Operation, Server, str, str, dict], int]
+# (client, op, server, instance name, reason, secret OS parameters, job dependencies) -> job id
+Submit = Callable[[RapiClient, Operation, Server, str, str, dict, list], int]
 
 
 @dataclass(frozen=True)
 class Action:
     kind: str
     opcode: str
-    submit: Submit  # (client, op, server, instance name, reason, secret osparams) -> job id
+    submit: Submit  # (client, op, server, instance name, reason, secret osparams, depends) -> job id
     allocates: bool = False
     task: str | None = None  # what the API shows while it runs, instead of the operstate
     installs: bool = False  # runs the OS installer, which gets its one-time config URL
@@ -41,7 +41,8 @@ def create_spec(op: Operation, server: Server, name: str, secret_osparams: dict 
         "instance_name": name,
         "disk_template": flavor.disk_template,
         "disks": [{"size": flavor.disk * 1024}],
-        "nics": [{}],
+        # Its ports' NICs (orchestrator.network.attach.nic_spec); none asked: the cluster's default NIC.
+        "nics": [dict(nic) for nic in op.params.get("nics", [{}])],
         "os_type": image.os,
         "osparams": osparams,
         "beparams": {"maxmem": flavor.ram, "minmem": flavor.ram, "vcpus": flavor.cpu},
@@ -66,15 +67,23 @@ ACTIONS: dict[str, Action] = {
     a.kind: a
     for a in (
         Action("create", OP_CREATE,
-               lambda c, op, s, n, r, secret: c.create_instance(create_spec(op, s, n, secret), reason=r),
+               lambda c, op, s, n, r, secret, deps: c.create_instance(create_spec(op, s, n, secret), depends=deps or None,
+                                                                      reason=r),
                allocates=True, installs=True),
-        Action("start", OP_STARTUP, lambda c, op, s, n, r, _secret: c.startup(n, reason=r)),
-        Action("shutdown", OP_SHUTDOWN, lambda c, op, s, n, r, _secret: c.shutdown(n, reason=r)),
+        Action("start", OP_STARTUP, lambda c, op, s, n, r, _secret, _deps: c.startup(n, reason=r)),
+        Action("shutdown", OP_SHUTDOWN, lambda c, op, s, n, r, _secret, _deps: c.shutdown(n, reason=r)),
         Action("reboot", OP_REBOOT,
-               lambda c, op, s, n, r, _secret: c.reboot(n, reboot_type=op.params.get("type", "soft"), reason=r),
+               lambda c, op, s, n, r, _secret, _deps: c.reboot(n, reboot_type=op.params.get("type", "soft"), reason=r),
                task="REBOOT"),
         Action("resize", OP_SET_PARAMS,
-               lambda c, op, s, n, r, _secret: c.modify(n, beparams=_resize_beparams(op), reason=r), task="RESIZE"),
-        Action("destroy", OP_REMOVE, lambda c, op, s, n, r, _secret: c.delete_instance(n, reason=r)),
+               lambda c, op, s, n, r, _secret, _deps: c.modify(n, beparams=_resize_beparams(op), reason=r),
+               task="RESIZE"),
+        Action("destroy", OP_REMOVE, lambda c, op, s, n, r, _secret, _deps: c.delete_instance(n, reason=r)),
+        # A port's NIC hot-added or hot-removed (hotplug where the instance runs; Ganeti turns it off
+        # for one that is down), named as the port's NIC: `params["nic"]` is its attach.nic_spec.
+        Action("connect", OP_SET_PARAMS,
+               lambda c, op, s, n, r, _secret, deps: c.add_nic(n, op.params["nic"], depends=deps or None, reason=r)),
+        Action("disconnect", OP_SET_PARAMS,
+               lambda c, op, s, n, r, _secret, _deps: c.remove_nic(n, op.params["nic"]["name"], reason=r)),
     )
 }

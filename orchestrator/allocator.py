@@ -6,7 +6,7 @@ are reserved at once, so allocations made between two stats refreshes see each o
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -81,21 +81,28 @@ def reserve(session: Session, backend: Backend, demand: Demand) -> None:
 def allocate(session: Session, flavor: Flavor, *, pinned_backend_id: int | None = None,
              fresh: Callable[[Backend], bool] | None = None,
              filters: Sequence[str] | None = None,
-             weighers: Sequence[str] | None = None) -> Backend:
+             weighers: Sequence[str] | None = None, within: Collection[int] | None = None) -> Backend:
     """Choose a backend for a VM of `flavor` and reserve room on it (not committed).
 
     `filters` and `weighers` name the scheduler's rules (None or empty: the defaults);
     they are resolved first, so a bad name raises ValueError even for a pinned backend.
     A pinned backend (BACKEND_PER_USER, or an admin's choice) bypasses them and is taken
-    whatever its drained state, as Synnefo does, but never when offline.
+    whatever its drained state, as Synnefo does, but never when offline. `within`: the only
+    backends that may take it (those holding the public networks of its NICs), pinned or not.
     """
     demand = Demand.of(flavor)
     rules = load(filters or DEFAULT_FILTERS, FILTERS)
     weights = load(weighers or DEFAULT_WEIGHERS, WEIGHERS)
     if pinned_backend_id is not None:
         chosen = _pinned(session, pinned_backend_id)
+        if within is not None and chosen.id not in within:
+            raise NoBackendAvailable(f"backend {chosen.clustername} does not hold the server's public networks")
     else:
         backends = session.scalars(select(Backend).order_by(Backend.id).with_for_update()).all()
+        if within is not None:
+            backends = [b for b in backends if b.id in within]
+            if not backends:
+                raise NoBackendAvailable("no backend holds every public network the server's NICs are on")
         chosen = _choose(backends, demand, fresh, rules, weights)
     reserve(session, chosen, demand)
     return chosen

@@ -15,6 +15,7 @@ from .catalog import is_unregistered
 from .db import write_lock
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .ganeti import OP_REMOVE
+from .network import attach
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
 from .state import JobReport, apply_job_report
 from .validation import check_name
@@ -99,7 +100,7 @@ def lock_server(session: Session, server: Server) -> Server:
     return locked if locked is not None else server
 
 
-def _insert_operation(session: Session, op: Operation) -> Operation:
+def insert_operation(session: Session, op: Operation) -> Operation:
     """Insert under the one-in-flight-per-server index; a lost race becomes a 409."""
     try:
         with session.begin_nested():
@@ -160,10 +161,12 @@ def request_action(
         apply_job_report(server, JobReport.local(OP_REMOVE, "success"))
         op = Operation(kind=action, server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
                        step=Step.DONE.value, finished_at=utcnow())
-        return _insert_operation(session, op), True
+        insert_operation(session, op)
+        attach.settle(session, op)  # its ports go, their addresses back in their pools
+        return op, True
     op = Operation(kind=action, server_id=server.id, user_id=user_id, step=Step.SUBMIT.value,
                    backend_id=server.backend_id, params=op_params)
-    _insert_operation(session, op)
+    insert_operation(session, op)
     server.task = ACTIONS[action].task
     return op, True
 

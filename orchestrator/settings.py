@@ -35,6 +35,14 @@ def _per_user(value: str) -> dict[str, int]:
     return pins
 
 
+def _network_ids(value: str) -> tuple[int, ...]:
+    """DEFAULT_SERVER_NETWORKS: a comma list of network ids (empty: the cluster's default NIC)."""
+    items = [part.strip() for part in value.split(",") if part.strip()]
+    if not all(item.isdigit() and int(item) > 0 for item in items):
+        raise ValueError(f"DEFAULT_SERVER_NETWORKS: expected network ids separated by commas, got {value!r}")
+    return tuple(int(item) for item in items)
+
+
 def _fixes(value: str) -> frozenset[str]:
     """RECONCILIATION_FIXES: a comma list of fix kinds, or `all`."""
     kinds = {k.strip() for k in value.split(",") if k.strip()}
@@ -50,7 +58,7 @@ def _fixes(value: str) -> frozenset[str]:
 # operation fails (orchestrator.deadlines); `default` is for kinds not named.
 DEFAULT_OPERATION_DEADLINES: dict[str, float] = {
     "create": 3600.0, "destroy": 1800.0, "resize": 1800.0, "reboot": 900.0, "start": 900.0,
-    "shutdown": 900.0, "default": 1800.0,
+    "shutdown": 900.0, "connect": 900.0, "disconnect": 900.0, "default": 1800.0,
 }
 
 
@@ -209,6 +217,11 @@ class Settings:
                                                              _prefixlen("SUBNET_IPV4_PREFIX_MIN")))
     subnet_prefix_max: int = field(default=29, metadata=_env("SUBNET_IPV4_PREFIX_MAX",
                                                              _prefixlen("SUBNET_IPV4_PREFIX_MAX")))
+    # The networks a server created without `networks` gets a port on each of, in order (as
+    # Synnefo's CYCLADES_DEFAULT_SERVER_NETWORKS; public ones allowed). None: one NIC of the
+    # cluster's defaults, on no network and with no port (what the product did before networks).
+    default_server_networks: tuple[int, ...] = field(default=(), metadata=_env("DEFAULT_SERVER_NETWORKS",
+                                                                                _network_ids))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":

@@ -12,12 +12,13 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import allocator, backends, deadlines
 from .actions import ACTIONS
 from .crashpoints import crash_point
 from .db import write_lock
+from .errors import Conflict
 from .ganeti import (FINAL_JOB_STATUSES, JOB_VANISHED, OP_CREATE, OP_SHUTDOWN, OP_STARTUP, carries_reason,
                      ganeti_time)
 from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
@@ -25,6 +26,7 @@ from .reconciliation.rules import observed_operstate
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
 from .state import JobReport, apply_job_report
 from .network import operations as netops  # the network kinds' steps (they use this module's)
+from .network import attach
 
 if TYPE_CHECKING:  # the process's context: settings and RAPI clients (orchestrator.services)
     from .services.context import Context
@@ -58,6 +60,7 @@ def _close(op: Operation, status: OpStatus) -> None:
     op.submit_lease_until = None
     if op.server is not None:
         op.server.task = None
+        attach.settle(object_session(op), op)
 
 
 def fail(session: Session, op: Operation, message: str) -> None:
@@ -124,21 +127,40 @@ def allocate(session: Session, op_id: int, ctx: Context) -> None:
     settings = ctx.settings
     pinned = op.params.get("backend_id") or settings.backend_per_user.get(op.user_id)
     op.status = OpStatus.RUNNING.value
+    nics = attach.server_ports(session, server.id)
     try:
         backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned,
                                      fresh=lambda b: not backends.stats_are_stale(b, settings.backend_refresh_min),
-                                     filters=settings.scheduler_filters, weighers=settings.scheduler_weighers)
+                                     filters=settings.scheduler_filters, weighers=settings.scheduler_weighers,
+                                     within=attach.public_backends(session, nics))
+        waits, written = attach.place_networks(session, nics, backend.id, op.user_id)
     except allocator.NoBackendAvailable as exc:
         fail(session, op, f"no backend has room for this server: {exc}")
+        session.commit()
+        return
+    except Conflict as exc:
+        fail(session, op, f"the server's networks cannot be put on its backend: {exc.message}")
         session.commit()
         return
     server.backend_id = backend.id
     op.backend_id = backend.id
     op.step = Step.SUBMIT.value
     op.attempts = 0
+    if waits:
+        op.params = {**op.params, attach.NETWORK_OPS: waits}
     crash_point(settings, "allocate.before_commit", op.id)
     session.commit()
-    log.info("op=%s server=%s allocated backend=%s", op.id, server.id, backend.id)
+    log.info("op=%s server=%s allocated backend=%s, waits for network operations %s", op.id, server.id, backend.id,
+             waits)
+    for network_op in written:  # committed: a broker away leaves them to recovery
+        _hand_over(ctx, network_op.id)
+
+
+def _hand_over(ctx: Context, op_id: int) -> None:
+    try:
+        ctx.dispatcher.run_operation(op_id)
+    except Exception as exc:  # the row is committed: recovery re-drives it (OPERATION_STALL_S)
+        log.warning("op=%s could not be dispatched (%s); recovery will re-drive it", op_id, type(exc).__name__)
 
 
 def find_own_job(client: RapiClient, op: Operation, instance: str) -> tuple[int | None, bool]:
@@ -190,10 +212,20 @@ def submit(session: Session, op_id: int, ctx: Context) -> Poll | None:
     name = server.instance_name(ctx.settings.backend_prefix_id)
     if op.submit_started_at is not None and _replay_found(session, op_id, client, name, action.opcode):
         return
+    try:
+        depends = attach.dependencies(session, op)
+    except attach.Waiting:  # its network's jobs are not sent yet: come back
+        return Poll.PENDING
+    except attach.NetworkFailed as exc:
+        op = _load_for_write(session, op_id)
+        if _at(op, Step.SUBMIT):
+            fail(session, op, str(exc))
+        session.commit()
+        return None
     lease = dt.timedelta(seconds=SUBMIT_LEASE_TIMEOUTS * ctx.settings.rapi_timeout_s)
     op = _claim_write(session, op_id, ctx, lease, lambda: _replay_found(session, op_id, client, name, action.opcode))
     if op is not None:
-        _send_write(session, op, ctx, client, name)
+        _send_write(session, op, ctx, client, name, depends)
 
 
 def _claim_write(session: Session, op_id: int, ctx: Context, lease: dt.timedelta,
@@ -237,12 +269,14 @@ def _stopped_before_sending(session: Session, op: Operation, ctx: Context) -> bo
     return True
 
 
-def _send_write(session: Session, op: Operation, ctx: Context, client: RapiClient, name: str) -> None:
-    """The one RAPI write, and its job recorded (or the refusal), giving the claim back."""
+def _send_write(session: Session, op: Operation, ctx: Context, client: RapiClient, name: str,
+                depends: list) -> None:
+    """The one RAPI write (depending on the jobs of the networks it needs), and its job
+    recorded (or the refusal), giving the claim back."""
     op_id, server, action = op.id, op.server, ACTIONS[op.kind]
     secret = action.secret_osparams(op, ctx.configs, ctx.settings.public_api_url)  # Redis only, never a row
     try:
-        job_id = action.submit(client, op, server, name, op.reason, secret)
+        job_id = action.submit(client, op, server, name, op.reason, secret, depends)
     except RapiUnavailable:
         raise
     except RapiError as exc:
@@ -467,8 +501,9 @@ def close_finalized(op: Operation) -> None:
 def finalize(session: Session, op_id: int, ctx: Context) -> None:
     if _network_kind(session, op_id):
         return netops.finalize(session, op_id, ctx)
-    op = _load(session, op_id)
+    op = _load_for_write(session, op_id)  # SQLite's write lock first: a port's addresses may go back to a pool
     if not _at(op, Step.FINALIZE):
+        session.commit()
         return
     # The server's new state and the operation's end are committed together, so nobody
     # sees an ACTIVE server whose create is still in flight.

@@ -195,13 +195,17 @@ class Ports(MethodView):
 
     @ports_blp.arguments(PortCreateSchema)
     @ports_blp.response(201, PortSchema)
+    @ports_blp.alt_response(202, schema=PortSchema,
+                            description="attached to `device_id`: BUILD until its connect operation has added the NIC")
     @documents(ports_blp, 400, 401, 403, 404, 409, 422)
     def post(self, data):
         """A port on a network the caller may use, with an address of each subnet from its
         pool, or the `fixed_ips` asked for: an address outside the pools is a 422, one taken a
-        409, both naming `fixed_ips`; an exhausted pool is a 409. Attached to no server yet
-        (`device_id` null): that comes with the network operations. Synchronous: 201."""
-        return networks.create_port(context(), g.db, principal(), **data)
+        409, both naming `fixed_ips`; an exhausted pool is a 409. On no server (201), or, with
+        `device_id`, attached to that server: 202 with the connect operation that hot-adds its
+        NIC (putting a private network on the server's backend first when it is not there);
+        409 while another operation is in flight for the server."""
+        return _maybe_accepted(networks.create_port(context(), g.db, principal(), **data), 201)
 
 
 @ports_blp.route("/<int:port_id>")
@@ -213,11 +217,23 @@ class PortById(MethodView):
         return networks.get_port(context(), g.db, principal(), port_id)
 
     @ports_blp.response(200, PortSchema)
+    @ports_blp.alt_response(202, schema=PortSchema,
+                            description="on a server: its disconnect operation removes the NIC, then the port")
     @documents(ports_blp, 401, 403, 404, 409)
     def delete(self, port_id: int):
         """Remove a port and give its addresses back to their pools: 200 with the port as it
-        was. Synchronous: it is on no server yet."""
-        return networks.remove_port(context(), g.db, principal(), port_id)
+        was, when it is on no server. On a server: 202 with the disconnect operation that
+        hot-removes its NIC; the port and its addresses go when the NIC has. 409 while another
+        operation is in flight for the server."""
+        return _maybe_accepted(networks.remove_port(context(), g.db, principal(), port_id), 200)
+
+
+def _maybe_accepted(result, status: int):
+    """A port (the status given), or a port with its server operation (202)."""
+    if isinstance(result, networks.NicChange):
+        result.port.operation = result.operation
+        return result.port, 202
+    return result, status
 
 
 # -- pools (administrators) -----------------------------------------------------

@@ -85,9 +85,13 @@ def new_create(network: Network, backend: Backend, user_id: str) -> tuple[Backen
     """The backend's row (PENDING) and the operation that puts the network there, to be added
     in the transaction that writes the network. It starts at submit: its backend is chosen."""
     row = BackendNetwork(network=network, backend_id=backend.id, state="PENDING")
-    op = Operation(kind=NETWORK_CREATE, network=network, backend_id=backend.id, user_id=user_id,
-                   status=OpStatus.PENDING.value, step=Step.SUBMIT.value, params={})
-    return row, op
+    return row, create_operation(network, backend.id, user_id)
+
+
+def create_operation(network: Network, backend_id: int, user_id: str) -> Operation:
+    """A network_create operation for a backend whose row exists or is written beside it."""
+    return Operation(kind=NETWORK_CREATE, network=network, backend_id=backend_id, user_id=user_id,
+                     status=OpStatus.PENDING.value, step=Step.SUBMIT.value, params={})
 
 
 def new_remove(network: Network, backend_id: int, user_id: str) -> Operation:

@@ -28,6 +28,8 @@ from ..network import flavors, inspect, networks, pools, ports
 from ..network import operations as netops
 from ..validation import check_name
 from . import handover
+from . import servers as server_services
+from .servers import NicChange
 from .context import Context
 
 # create_subnet's gateway_ip default: the subnet's first host (None: no gateway).
@@ -344,11 +346,22 @@ def get_port(ctx: Context, session: Session, who: Principal, port_id: int) -> Po
 
 @_atomic
 def create_port(ctx: Context, session: Session, who: Principal, *, network_id: int, name: str = "",
-                fixed_ips: list[dict[str, Any]] | None = None) -> Port:
+                fixed_ips: list[dict[str, Any]] | None = None, device_id: int | None = None) -> Port | NicChange:
     """A port (DOWN, on no server) on one of the caller's networks, with an address of each
     subnet (IPv4 from its pool, IPv6 the EUI-64 of the port's MAC), or those of `fixed_ips`
     ([{"subnet_id"?, "ip_address"?}]). An address outside the pools is Invalid, one taken a
-    Conflict, both naming fixed_ips; an exhausted pool is a Conflict naming the subnet."""
+    Conflict, both naming fixed_ips; an exhausted pool is a Conflict naming the subnet.
+    With `device_id`, the port is made for that server and connected to it by a durable
+    operation (servers.connect): the port and its operation."""
+    if device_id is not None:
+        return server_services.connect(ctx, session, who, device_id, network_id=network_id, fixed_ips=fixed_ips,
+                                       name=name)
+    return _create_port(ctx, session, who, network_id=network_id, name=name, fixed_ips=fixed_ips)
+
+
+@_atomic
+def _create_port(ctx: Context, session: Session, who: Principal, *, network_id: int, name: str,
+                 fixed_ips: list[dict[str, Any]] | None) -> Port:
     name = ports.check_port_name(name)
     wanted = ports.check_fixed_ips(fixed_ips)
     if not isinstance(network_id, int) or isinstance(network_id, bool):
@@ -362,12 +375,22 @@ def create_port(ctx: Context, session: Session, who: Principal, *, network_id: i
     return ports.create_port(session, network, name=name, user_id=network.user_id or who.user_id, wanted=wanted)
 
 
+def remove_port(ctx: Context, session: Session, who: Principal, port_id: int) -> Port | NicChange:
+    """A port on no server: deleted, its addresses back in their pools. A port on a server: a
+    durable disconnect operation removes its NIC, and the port goes with it (servers.disconnect):
+    the port and its operation."""
+    port = ports.get_port(session, port_id, user_id=who.user_id, admin=who.admin)
+    if port.server_id is not None:
+        return server_services.disconnect(ctx, session, who, port.server_id, port.id)
+    return _remove_port(ctx, session, who, port_id)
+
+
 @_atomic
-def remove_port(ctx: Context, session: Session, who: Principal, port_id: int) -> Port:
-    """A port on no server: deleted, its addresses back in their pools. Attached to a server, a
-    Conflict (detaching is a server operation, to come)."""
+def _remove_port(ctx: Context, session: Session, who: Principal, port_id: int) -> Port:
     write_lock(session)
     port = ports.get_port(session, port_id, user_id=who.user_id, admin=who.admin, for_update=True)
+    if port.server_id is not None:  # attached meanwhile
+        raise Conflict(f"port {port.id} was just attached to server {port.server_id}: remove it again")
     return ports.remove_port(session, port)
 
 

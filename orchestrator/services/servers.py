@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import auth, inspect, servers, validation, vmconfig
+from ..db import write_lock
+from ..network import attach, ports
 from ..auth import Principal
 from ..errors import Forbidden, Invalid, NotFound
-from ..models import Backend, Operation, OpStatus, Server
+from ..models import Backend, Operation, OpStatus, Port, Server
 from ..state import api_status
 from . import handover
 from .context import Context
@@ -37,14 +39,21 @@ def get(ctx: Context, session: Session, who: Principal, server_id: int) -> Serve
 
 
 def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_id: int, image_id: int,
-           password: str | None = None, backend_id: int | None = None, owner: str | None = None) -> Created:
+           password: str | None = None, backend_id: int | None = None, owner: str | None = None,
+           networks: list[dict[str, Any]] | None = None) -> Created:
     """Validate, write the server and its operation (flushed), keep the password behind two
     one-time URLs in Redis only (the user's, returned; the installer's, addressed by the
     operation and read by its submit step: no row and no answer ever holds it), commit, dispatch.
 
     Everything is checked before Redis is touched, and a row the database refuses fails at
     the flush, before it too; a commit that fails takes the stored configs back.
-    The server is the caller's, or `owner`'s when an administrator creates it for a user."""
+    The server is the caller's, or `owner`'s when an administrator creates it for a user.
+
+    `networks` ([{"network_id", "fixed_ip"?} | {"port_id"}]) are its NICs, in order: a new
+    port on each network named, or the caller's port; [] none; absent, a port on each of the
+    deployment's DEFAULT_SERVER_NETWORKS (none set: the cluster's default NIC). Ports and
+    addresses are taken now, in the create's transaction (a full pool or a taken address
+    refuses the create, with nothing written)."""
     if owner is not None and owner != who.user_id and not who.admin:
         raise Forbidden("only administrators may create a server for another user", field="owner")
     if owner is not None:
@@ -55,8 +64,18 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
         vmconfig.check_password(password)
     servers.usable_flavor(session, flavor_id)
     servers.visible_image(session, image_id, owner, admin=who.admin)
+    wanted = attach.check_wanted(networks)
+    system = wanted is None
+    if system and ctx.settings.default_server_networks:
+        wanted = attach.defaults(ctx.settings.default_server_networks)
+    if wanted is not None:
+        write_lock(session)  # before any pool or port is read (SQLite)
     server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
                                         flavor_id=flavor_id, image_id=image_id, backend_id=backend_id)
+    if wanted is not None:
+        attached = attach.attach_new(session, server, wanted, user_id=who.user_id, admin=who.admin, system=system)
+        op.params = {**op.params, attach.NICS: [attach.nic_spec(p, ctx.settings.backend_prefix_id) for p in attached]}
+        session.flush()
     config = {"password": password or vmconfig.generate_password(),
               "config": {"hostname": vmconfig.hostname_for(name, server.id)}}
     user_key, installer_key = ctx.configs.new_key(), ctx.configs.new_key()
@@ -117,6 +136,59 @@ def act(ctx: Context, session: Session, who: Principal, server_id: int, action: 
     if written:  # a destroy asked again while it runs is already on its way
         handover.run(ctx, op)
     return op
+
+
+@dataclass(frozen=True)
+class NicChange:
+    port: Port
+    operation: Operation
+
+
+def connect(ctx: Context, session: Session, who: Principal, server_id: int, *, port_id: int | None = None,
+            network_id: int | None = None, fixed_ips: list[dict[str, Any]] | None = None,
+            name: str = "") -> NicChange:
+    """Attach a port to a live server: the caller's `port_id`, or a new port on `network_id`
+    (with `fixed_ips` as a port's create takes them, or each subnet's next address). A durable
+    connect operation hot-adds its NIC (after the network is put on the server's backend, if
+    it is not there yet); the port is BUILD until it is. Conflict while another operation is
+    in flight for the server."""
+    if (port_id is None) == (network_id is None):
+        raise Invalid("name a port_id or a network_id, not both", field="port_id")
+    if port_id is not None and (fixed_ips is not None or name):
+        raise Invalid("an existing port keeps its addresses and name", field="fixed_ips")
+    name = ports.check_port_name(name)
+    ports.check_fixed_ips(fixed_ips)
+    wanted = attach.Wanted(network_id=network_id, fixed_ips=fixed_ips, port_id=port_id, name=name)
+    server = get(ctx, session, who, server_id)
+    try:
+        server = servers.lock_server(session, server)
+        port, op, written = attach.request_connect(session, server, wanted, user_id=who.user_id, admin=who.admin,
+                                                   prefix=ctx.settings.backend_prefix_id)
+        servers.insert_operation(session, op)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for started in (op, *written):
+        handover.run(ctx, started)
+    return NicChange(port, op)
+
+
+def disconnect(ctx: Context, session: Session, who: Principal, server_id: int, port_id: int) -> NicChange:
+    """Detach a port from its server: a durable disconnect operation hot-removes the NIC, and
+    the port is deleted with it, its addresses back in their pools."""
+    server = get(ctx, session, who, server_id)
+    try:
+        server = servers.lock_server(session, server)
+        port, op = attach.request_disconnect(session, server, port_id, user_id=who.user_id, admin=who.admin,
+                                             prefix=ctx.settings.backend_prefix_id)
+        servers.insert_operation(session, op)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    handover.run(ctx, op)
+    return NicChange(port, op)
 
 
 def modify(ctx: Context, session: Session, who: Principal, server_id: int, *, name: str | None = None,

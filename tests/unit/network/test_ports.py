@@ -99,7 +99,9 @@ def test_an_exhausted_pool_is_a_conflict_naming_the_subnet_and_a_removed_port_gi
     refused(NotFound, None, svc.get_port, ctx, session, ADMIN, removed.id)
 
 
-def test_a_port_on_a_server_is_not_removed_here(ctx, session, dual):
+def test_a_port_on_a_server_being_built_is_not_removed(ctx, session, dual):
+    """Removing a port on a server is its disconnect operation, which a server still in BUILD
+    (no backend yet) cannot have: a 409, and the port stays."""
     net, _v4, _v6 = dual
     port = svc.create_port(ctx, session, ALICE, network_id=net.id)
     session.add_all([Flavor(id=1, name="f", cpu=1, ram=512, disk=1), Image(id=1, name="i", location="i.img")])
@@ -108,7 +110,8 @@ def test_a_port_on_a_server_is_not_removed_here(ctx, session, dual):
     port.server_id, port.index = 1, 0
     session.commit()
     assert [p.id for p in svc.list_ports(ctx, session, ALICE, server_id=1)] == [port.id]
-    assert "detached by a server operation" in refused(Conflict, None, svc.remove_port, ctx, session, ALICE, port.id)
+    assert "cannot change the NICs of a server in state BUILD" in refused(Conflict, None, svc.remove_port, ctx,
+                                                                          session, ALICE, port.id)
     assert not session.get(Port, port.id).deleted
 
 

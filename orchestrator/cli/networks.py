@@ -22,7 +22,7 @@ SUBNET_COLUMNS = ["id", "network_id", "name", "ip_version", "cidr", "gateway", "
                   "allocation_pools", "user_id"]
 SUBNET_FILTERS = {"network": "int", "network_id": "int"}
 PORT_COLUMNS = ["id", "name", "network_id", "user_id", "server_id", "state", "mac", "fixed_ips", "created_at"]
-PORT_DETAIL = ("updated_at",)
+PORT_DETAIL = ("index", "updated_at")
 PORT_FILTERS = {"network": "int", "network_id": "int", "server": "int", "server_id": "int"}
 POOL_COLUMNS = ["id", "type", "base", "size", "free", "used", "reserved"]
 ADDRESS_COLUMNS = ["address", "port_id"]
@@ -320,15 +320,26 @@ def _fixed_ip(text: str) -> dict:
 @click.option("--name", default="")
 @click.option("--fixed-ip", "fixed_ips", multiple=True, metavar="ADDRESS|subnet_id=ID[,ip_address=ADDRESS]",
               help="The address(es) to take (default: one of each subnet, from its pool); repeat for several.")
+@click.option("--server", "server_id", type=int,
+              help="Attach it to this server: a connect operation hot-adds its NIC.")
 @OUTPUT
 @pass_services
-def port_create(services: Context, network_id: int, name: str, fixed_ips: tuple[str, ...], output: str) -> None:
-    """A port on a network, with its addresses; attached to no server yet (that comes with the
-    network operations)."""
+def port_create(services: Context, network_id: int, name: str, fixed_ips: tuple[str, ...], server_id: int | None,
+                output: str) -> None:
+    """A port on a network, with its addresses; on no server, or (--server) connected to one by
+    a durable operation, shown as operation_id."""
     wanted = [_fixed_ip(text) for text in fixed_ips] or None
     with services.session() as session:
-        show(port_row(networks.create_port(services, session, ADMIN, network_id=network_id, name=name,
-                                           fixed_ips=wanted), detail=True), output)
+        made = networks.create_port(services, session, ADMIN, network_id=network_id, name=name, fixed_ips=wanted,
+                                    device_id=server_id)
+        show(_with_operation(made), output)
+
+
+def _with_operation(result) -> dict:
+    """A port's row; with the server operation that adds or removes its NIC, when there is one."""
+    if isinstance(result, networks.NicChange):
+        return {**port_row(result.port, detail=True), "operation_id": result.operation.id}
+    return port_row(result, detail=True)
 
 
 @port.command("list")
@@ -359,10 +370,15 @@ def port_show(services: Context, port_id: int, output: str) -> None:
 @click.argument("port_id", type=int)
 @pass_services
 def port_remove(services: Context, port_id: int) -> None:
-    """Remove a port; its addresses go back to their pools."""
+    """Remove a port; its addresses go back to their pools. A port on a server: a disconnect
+    operation hot-removes its NIC first, and the port goes with it."""
     with services.session() as session:
         removed = networks.remove_port(services, session, ADMIN, port_id)
-        click.echo(f"port {removed.id} removed")
+        if isinstance(removed, networks.NicChange):
+            click.echo(f"port {removed.port.id} is being removed from server {removed.port.server_id}: "
+                       f"operation {removed.operation.id}")
+        else:
+            click.echo(f"port {removed.id} removed")
 
 
 # -- pool -----------------------------------------------------------------------

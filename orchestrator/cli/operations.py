@@ -9,7 +9,7 @@ from ..services.context import Context
 from .output import OUTPUT, emit, fail, filter_by_option, first, parse_filters
 from .runtime import ADMIN, pass_services
 
-OP_COLUMNS = ["id", "kind", "server_id", "user_id", "status", "step", "job_id", "attempts", "error", "updated_at"]
+OP_COLUMNS = ["id", "kind", "server_id", "network_id", "backend_id", "user_id", "status", "step", "job_id", "attempts", "error", "updated_at"]
 OP_STATUSES = ["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]
 OPERATION_FILTERS = {"status": "str", "kind": "str", "server": "int", "server_id": "int", "user": "str",
                      "user_id": "str", "backend": "int", "backend_id": "int"}

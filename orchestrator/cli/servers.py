@@ -51,16 +51,23 @@ def server() -> None:
 @click.option("--image", "image_id", type=int, required=True)
 @click.option("--backend", "backend_id", type=int, help="Place it on this backend.")
 @click.option("--password", help="The VM's password (default: generated); only in Redis, behind a one-time URL.")
+@click.option("--network", "nics", multiple=True, metavar="NETWORK_ID[:FIXED_IP]|port:PORT_ID",
+              help="A NIC, in order (repeat): a new port on a network, with its address or the pool's next, or an "
+                   "existing port. None: the deployment's DEFAULT_SERVER_NETWORKS.")
+@click.option("--no-network", is_flag=True, help="No NIC at all.")
 @click.option("--wait", is_flag=True, help="Follow the operation to its end with a progress bar.")
 @click.option("--timeout", type=click.FloatRange(1), default=900, show_default=True, help="Seconds --wait waits.")
 @OUTPUT
 @pass_services
-def server_create(services: Context, user_id, name, flavor_id, image_id, backend_id, password, wait, timeout,
-                  output) -> None:
+def server_create(services: Context, user_id, name, flavor_id, image_id, backend_id, password, nics, no_network,
+                  wait, timeout, output) -> None:
     """Create a server for a user: the row and its operation are committed, then the chain is enqueued."""
+    if nics and no_network:
+        fail("--network and --no-network exclude each other")
+    networks = [] if no_network else ([_nic(text) for text in nics] or None)
     with services.session() as session:
         created = servers.create(services, session, ADMIN, owner=user_id, name=name, flavor_id=flavor_id,
-                                 image_id=image_id, password=password, backend_id=backend_id)
+                                 image_id=image_id, password=password, backend_id=backend_id, networks=networks)
         shown = {**server_row(created.server), "operation_id": created.operation.id,
                  "config_url": created.config_url}
     if not wait:
@@ -74,6 +81,16 @@ def server_create(services: Context, user_id, name, flavor_id, image_id, backend
     show(shown, output)
     if state["status"] != "SUCCEEDED":
         fail(f"operation {op_id} {state['status']}: {state['error'] or 'see orchestrator operation show'}")
+
+
+def _nic(text: str) -> dict:
+    """`3`, `3:10.0.0.5` or `port:7`."""
+    head, _sep, tail = text.strip().partition(":")
+    if head == "port" and tail.isdigit() and len(tail) <= 10:
+        return {"port_id": int(tail)}
+    if head.isdigit() and len(head) <= 10:
+        return {"network_id": int(head), **({"fixed_ip": tail} if tail else {})}
+    fail(f"--network: expected NETWORK_ID, NETWORK_ID:FIXED_IP or port:PORT_ID, got {text!r}")
 
 
 def _progress(op: Operation) -> int:

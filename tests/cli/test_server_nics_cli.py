@@ -1,0 +1,42 @@
+"""A server's NICs through the CLI, against the stack's real workers and simulated clusters:
+`server create --network`, `port create --server` (a connect operation), `port remove` of an
+attached port (a disconnect operation), and the refusals: one line, exit 1."""
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.test_network_cli import fails, run, run_json
+from tests.integration.helpers import wait_operation
+
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
+
+
+def test_a_server_on_a_network_gets_a_port_connected_and_removed(stack):
+    net = run_json("network", "create", "--owner", "cli-ida", "--name", "ida-net")
+    run_json("subnet", "create", "--network", net["id"], "--cidr", "10.61.0.0/29")
+    server = run_json("server", "create", "--user", "cli-ida", "--name", "ida-vm", "--flavor", 1, "--image", 1,
+                      "--network", f"{net['id']}:10.61.0.4", "--wait")
+    assert server["operation_status"] == "SUCCEEDED", server
+    (port,) = run_json("port", "list", "--filter-by", f"server={server['id']}")
+    assert (port["fixed_ips"], port["state"], port["network_id"]) == (["10.61.0.4"], "ACTIVE", net["id"])
+
+    added = run_json("port", "create", "--network", net["id"], "--server", server["id"])
+    assert (added["server_id"], added["state"]) == (server["id"], "BUILD")
+    assert wait_operation(stack, added["operation_id"], timeout=60)["status"] == "SUCCEEDED"
+    shown = run_json("port", "show", added["id"])
+    assert (shown["state"], shown["index"]) == ("ACTIVE", 1)
+    (op,) = [o for o in run_json("operation", "list", "--server", server["id"]) if o["kind"] == "connect"]
+    assert (op["id"], op["backend_id"], op["status"]) == (added["operation_id"], server["backend_id"], "SUCCEEDED")
+
+    said = run("port", "remove", port["id"]).output
+    assert f"is being removed from server {server['id']}" in said
+    op_id = int(said.rsplit("operation ", 1)[1])
+    assert wait_operation(stack, op_id, timeout=60)["status"] == "SUCCEEDED"
+    assert [p["id"] for p in run_json("port", "list", "--filter-by", f"server={server['id']}")] == [added["id"]]
+    assert run_json("port", "show", added["id"])["index"] == 0
+
+    fails("server", "create", "--user", "cli-ida", "--name", "x", "--flavor", 1, "--image", 1, "--network", "lan",
+          says="--network: expected NETWORK_ID")
+    fails("server", "create", "--user", "cli-ida", "--name", "x", "--flavor", 1, "--image", 1, "--network",
+          f"{net['id']}:10.99.0.9", says="in none of the network's subnets")
+    fails("port", "create", "--network", net["id"], "--server", 999999, says="server 999999 not found")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import marshmallow as ma
 from flask import Flask, jsonify
@@ -109,3 +111,13 @@ def documents(blp, *codes: int):
         return func
 
     return decorator
+
+
+@contextmanager
+def named_as_sent(names: dict[str, str]) -> Iterator[None]:
+    """An error names the field as this API's body does (`type`, not the service's `flavor`)."""
+    try:
+        yield
+    except DomainError as exc:
+        exc.field = names.get(exc.field, exc.field)
+        raise

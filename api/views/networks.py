@@ -8,18 +8,15 @@ itself but an administrator's inspect of a network.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import g
 from flask.views import MethodView
 
-from orchestrator.errors import DomainError
 from orchestrator.services import networks
 
 from .. import pagination
 from ..auth import admin_only, context, principal, require_principal
-from ..errors import documents
+from ..errors import documents, named_as_sent
 from ..network_schemas import (NetworkCreateSchema, NetworkDetailSchema, NetworkInspectSchema, NetworkModifySchema,
                                NetworkPageSchema,
                                NetworkQuerySchema, NetworkSchema, PoolCreateSchema, PoolModifySchema, PoolQuerySchema,
@@ -44,16 +41,6 @@ def _page(query: dict) -> tuple[int, dict]:
     there is a next page)."""
     limit, cursor = query.pop("limit"), query.pop("cursor", None)
     return limit, {"after": pagination.decode(cursor) if cursor else None, "limit": limit + 1}
-
-
-@contextmanager
-def _named_as_sent(names: dict[str, str]) -> Iterator[None]:
-    """An error names the field as this API's body does (`type`, not the service's `flavor`)."""
-    try:
-        yield
-    except DomainError as exc:
-        exc.field = names.get(exc.field, exc.field)
-        raise
 
 
 # -- networks -------------------------------------------------------------------
@@ -85,7 +72,7 @@ class Networks(MethodView):
         backends named (`backend_ids`, default every online backend): 202, PENDING, with one
         network_create operation per backend. A type the caller may not choose is a 403 naming
         `type`; no free bridge or MAC prefix left in the pools, a 409."""
-        with _named_as_sent({"flavor": "type", "owner": "user_id", "public": "shared"}):
+        with named_as_sent({"flavor": "type", "owner": "user_id", "public": "shared"}):
             network = networks.create_network(context(), g.db, principal(), **data)
         return network, (202 if network.public else 201)
 

@@ -11,7 +11,7 @@ from orchestrator.services import servers
 
 from .. import pagination
 from ..auth import context, principal, require_admin, require_principal
-from ..errors import documents
+from ..errors import documents, named_as_sent
 from ..parsing import Blueprint
 from ..schemas import (ActionSchema, OperationSchema, ServerAcceptedSchema, ServerCreateSchema, ServerImportSchema,
                        ServerInspectSchema, ServerModifySchema, ServerPageSchema, ServerQuerySchema, ServerSchema)
@@ -40,13 +40,16 @@ class Servers(MethodView):
 
     @blp.arguments(ServerCreateSchema)
     @blp.response(202, ServerAcceptedSchema)
-    @documents(blp, 400, 401, 422)
+    @documents(blp, 400, 401, 403, 404, 409, 422)
     def post(self, data):
         """Create a server: the row and its operation are committed, then the chain is enqueued.
 
         The response's `config_url` returns the VM's password once; it is never stored.
+        Its `networks` are taken now: a network the caller may not use is a 404 (a public
+        one, a 403), an address outside the pools a 422, one taken or a full pool a 409.
         """
-        created = servers.create(context(), g.db, principal(), **data)
+        with named_as_sent({"owner": "user_id"}):
+            created = servers.create(context(), g.db, principal(), **data)
         created.server.operation, created.server.config_url = created.operation, created.config_url
         return created.server
 

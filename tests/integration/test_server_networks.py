@@ -160,3 +160,54 @@ def test_a_server_asking_for_an_address_it_cannot_have_is_refused_and_leaves_not
         assert found == [], name
     assert len(_json(stack.client.get(f"/api/v1/ports?network_id={net['id']}", headers=alice), 200)["ports"]) == 5
     assert _free(stack, alice, subnet["id"]) == 0
+
+
+@pytest.fixture
+def default_networks(stack):
+    """Set DEFAULT_SERVER_NETWORKS for the API of this process, for one test."""
+    import dataclasses
+
+    before = stack.ctx.settings
+
+    def use(*network_ids: int) -> None:
+        stack.ctx.settings = dataclasses.replace(before, default_server_networks=tuple(network_ids))
+
+    yield use
+    stack.ctx.settings = before
+
+
+def test_default_networks_give_a_server_a_public_address_on_a_backend_that_holds_it(stack, default_networks):
+    alice = user_headers(stack, "alice")
+    prefix = stack.ctx.settings.backend_prefix_id
+    with stack.session() as session:
+        second = session.query(Backend).order_by(Backend.id.desc()).first().id
+    public = _json(stack.client.post("/api/v1/networks", headers=stack.admin_headers, json={
+        "name": "internet", "type": "CUSTOM", "shared": True, "cidr": "198.51.100.0/28", "backend_ids": [second]}), 202)
+    assert wait_operation(stack, public["operations"][0]["id"], timeout=60)["status"] == "SUCCEEDED"
+    default_networks(public["id"])
+
+    status, body = stack.create_server(name="defaulted", headers=alice)
+    assert status == 202, body
+    op = wait_operation(stack, body["operation"]["id"], timeout=60)
+    assert op["status"] == "SUCCEEDED" and op["backend_id"] == second, op  # the only backend holding it
+    (port,) = _ports(stack, alice, body["id"])
+    assert port["network_id"] == public["id"] and port["user_id"] == "alice"
+    (address,) = [ip["ip_address"] for ip in port["fixed_ips"]]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network("198.51.100.0/28")
+    inst = _instance(stack, body["id"])
+    assert inst["nic.ips"] == [address] and inst["nic.networks.names"] == [f"{prefix}net-{public['id']}"]
+
+    status, refused = stack.create_server(name="named", headers=alice, networks=[{"network_id": public["id"]}])
+    assert status == 403 and "networks" in refused["errors"]["json"], refused
+    status, bare = stack.create_server(name="bare", headers=alice, networks=[])
+    assert status == 202, bare
+    assert wait_operation(stack, bare["operation"]["id"], timeout=60)["status"] == "SUCCEEDED"
+    assert _instance(stack, bare["id"])["nic.names"] == [] and _ports(stack, alice, bare["id"]) == []
+
+    for server in (body, bare):
+        destroyed = _json(stack.client.delete(f"/api/v1/servers/{server['id']}", headers=alice), 202)
+        assert wait_operation(stack, destroyed["id"], timeout=60)["status"] == "SUCCEEDED"
+    removed = _json(stack.client.delete(f"/api/v1/networks/{public['id']}", headers=stack.admin_headers), 202)
+    for op in removed["operations"]:
+        if op["kind"] == "network_remove":
+            assert wait_operation(stack, op["id"], timeout=60)["status"] == "SUCCEEDED"

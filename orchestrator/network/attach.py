@@ -46,6 +46,7 @@ class Wanted:
     fixed_ips: list[dict[str, Any]] | None = None  # as a port's create takes them (None: each subnet's next)
     port_id: int | None = None
     name: str = ""
+    fixed_ip: str | None = None  # a server NIC's IPv4 address (its IPv6 ones are still the EUI-64s)
 
 
 def _an_id(value: Any, what: str) -> int:
@@ -75,8 +76,7 @@ def check_wanted(networks: Any) -> list[Wanted] | None:
         fixed_ip = entry.get("fixed_ip")
         if fixed_ip is not None and not isinstance(fixed_ip, str):
             raise Invalid("fixed_ip must be an IPv4 address", field=FIELD)
-        wanted.append(Wanted(network_id=_an_id(entry.get("network_id"), "network_id"),
-                             fixed_ips=None if fixed_ip is None else [{"ip_address": fixed_ip}]))
+        wanted.append(Wanted(network_id=_an_id(entry.get("network_id"), "network_id"), fixed_ip=fixed_ip))
     ids = [w.port_id for w in wanted if w.port_id is not None]
     if len(ids) != len(set(ids)):
         raise Invalid("a port is named once", field=FIELD)
@@ -103,13 +103,23 @@ def attach_new(session: Session, server: Server, wanted: list[Wanted], *, user_i
         if entry.port_id is not None:
             port = _free_port(session, entry.port_id, user_id=user_id, admin=admin)
         else:
-            port = ports.create_port(session, networks[entry.network_id], name=entry.name, user_id=server.user_id,
-                                     wanted=ports.check_fixed_ips(entry.fixed_ips))
+            network = networks[entry.network_id]
+            port = ports.create_port(session, network, name=entry.name, user_id=server.user_id,
+                                     wanted=ports.check_fixed_ips(_fixed_ips(session, network, entry)))
         port.server_id, port.index, port.state = server.id, index, PortState.BUILD.value
         index += 1
         attached.append(port)
     session.flush()
     return attached
+
+
+def _fixed_ips(session: Session, network: Network, entry: Wanted) -> list[dict[str, Any]] | None:
+    """A NIC's `fixed_ip` is its IPv4 address; it keeps an IPv6 one of each IPv6 subnet, as
+    Synnefo gives every port on a network with an IPv6 subnet."""
+    if entry.fixed_ip is None:
+        return entry.fixed_ips
+    v6 = [{"subnet_id": s.id} for s in ports.live_subnets(session, network.id) if s.ip_version == 6]
+    return [{"ip_address": entry.fixed_ip}, *v6]
 
 
 def _lock_networks(session: Session, ids: list[int], *, user_id: str, admin: bool,

@@ -9,7 +9,7 @@ server operations' own (`steps._claim_write`, `steps._stopped_before_sending`,
 `deadlines`, `operations.reopen`).
 
 `network_create` (one per network and backend): OP_NETWORK_ADD (`Network.ganeti_name`, the
-IPv4 subnet's CIDR and gateway, `Network.ganeti_mac_prefix`, the operation's reason as its
+IPv4 subnet's CIDR and gateway, the IPv6 subnet's when it has one, `Network.ganeti_mac_prefix`, the operation's reason as its
 reason and tag), then OP_NETWORK_CONNECT for every node group of the cluster with the
 network's mode and link, each depending on the add job (Ganeti's `depends`); then it polls
 until every job has ended, and finalize applies their end to the backend's row through
@@ -313,7 +313,9 @@ def _send_writes(session: Session, op: Operation, ctx: Context, client: RapiClie
 
     def send() -> None:
         if plan.add:
+            v6 = next((s for s in network.subnets if s.ip_version == 6 and not s.deleted), None)
             job = client.create_network(name, subnet.cidr, gateway=subnet.gateway,
+                                        network6=v6.cidr if v6 else None, gateway6=v6.gateway if v6 else None,
                                         mac_prefix=network.ganeti_mac_prefix, tags=[reason], reason=reason)
             crash_point(ctx.settings, "submit.after_write", op_id)
             plan.add_job = job

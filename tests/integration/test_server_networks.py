@@ -62,6 +62,8 @@ def test_a_private_network_carries_servers_on_two_backends_and_leaves_both(stack
                                      headers=alice), 201)
     free_at_start = _free(stack, alice, subnet["id"])
     assert free_at_start == 5  # a /29 less its network, broadcast and gateway addresses
+    _json(stack.client.post("/api/v1/subnets", json={"network_id": net["id"], "cidr": "fd00:77::/64", "ip_version": 6},
+                            headers=alice), 201)
     with stack.session() as session:
         backends = [b.id for b in session.query(Backend).order_by(Backend.id)]
     assert len(backends) == 2
@@ -81,13 +83,15 @@ def test_a_private_network_carries_servers_on_two_backends_and_leaves_both(stack
     assert sorted(b["backend_id"] for b in shown["backends"]) == backends
     assert {b["status"] for b in shown["backends"]} == {"ACTIVE"}
     assert all(n is not None and [g[0] for g in n["group_list"]] == ["default"]
+               and (n["network"], n["network6"]) == ("10.77.0.0/29", "fd00:77::/64")
                for n in _ganeti_network(stack, f"{prefix}net-{net['id']}"))
     addresses = []
     for body, op, cluster in zip(created, ops, stack.sim.clusters):
         (port,) = _ports(stack, alice, body["id"])
         assert port["status"] == "ACTIVE" and port["network_id"] == net["id"]
-        (address,) = [ip["ip_address"] for ip in port["fixed_ips"]]
+        (address, v6) = [ip["ip_address"] for ip in port["fixed_ips"]]
         assert ipaddress.ip_address(address) in ipaddress.ip_network("10.77.0.0/29")
+        assert ipaddress.ip_address(v6) in ipaddress.ip_network("fd00:77::/64")  # the EUI-64 of its MAC
         addresses.append(address)
         inst = _instance(stack, body["id"])
         assert inst["nic.ips"] == [address] and inst["nic.macs"] == [port["mac_address"]]

@@ -129,11 +129,12 @@ def allocate(session: Session, op_id: int, ctx: Context) -> None:
     op.status = OpStatus.RUNNING.value
     nics = attach.server_ports(session, server.id)
     try:
-        backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned,
-                                     fresh=lambda b: not backends.stats_are_stale(b, settings.backend_refresh_min),
-                                     filters=settings.scheduler_filters, weighers=settings.scheduler_weighers,
-                                     within=attach.public_backends(session, nics))
-        waits, written = attach.place_networks(session, nics, backend.id, op.user_id)
+        with session.begin_nested():  # a refusal takes back the room reserved and any network placed
+            backend = allocator.allocate(session, server.flavor, pinned_backend_id=pinned,
+                                         fresh=lambda b: not backends.stats_are_stale(b, settings.backend_refresh_min),
+                                         filters=settings.scheduler_filters, weighers=settings.scheduler_weighers,
+                                         within=attach.public_backends(session, nics))
+            waits, written = attach.place_networks(session, nics, backend.id, op.user_id)
     except allocator.NoBackendAvailable as exc:
         fail(session, op, f"no backend has room for this server: {exc}")
         session.commit()

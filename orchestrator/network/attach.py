@@ -236,10 +236,11 @@ def dependencies(session: Session, op: Operation) -> list[tuple[int, list[str]]]
     """The jobs of the network operations `op` waits for that may still be in the queue, each
     to end in success (Ganeti's `depends`); those that succeeded already are left out (an
     archived job would fail the dependency). Waiting while one has sent nothing yet;
-    NetworkFailed when one failed."""
+    NetworkFailed when one failed (and no newer one of its network and backend was made:
+    retrying the network's operation, then the server's, carries on)."""
     depends: list[tuple[int, list[str]]] = []
     for op_id in op.params.get(NETWORK_OPS) or []:
-        network_op = session.get(Operation, op_id, populate_existing=True)
+        network_op = _latest(session, session.get(Operation, op_id, populate_existing=True))
         if network_op is None or network_op.status == OpStatus.SUCCEEDED.value:
             continue
         if network_op.status == OpStatus.FAILED.value:
@@ -250,6 +251,20 @@ def dependencies(session: Session, op: Operation) -> list[tuple[int, list[str]]]
         depends.extend((j["job_id"], ["success"]) for j in network_op.params.get(netops.JOBS) or []
                        if j.get("status") != "success")
     return depends
+
+
+def _latest(session: Session, network_op: Operation | None) -> Operation | None:
+    """The newest network_create of the same network and backend: one that failed may have been
+    followed by another (for the next server that needed the network there), which is then
+    the one to wait for."""
+    if network_op is None:
+        return None
+    newer = session.scalars(select(Operation).where(Operation.network_id == network_op.network_id,
+                                                    Operation.backend_id == network_op.backend_id,
+                                                    Operation.kind == netops.NETWORK_CREATE,
+                                                    Operation.id > network_op.id)
+                            .order_by(Operation.id.desc()).limit(1)).first()
+    return newer or network_op
 
 
 # -- what a server operation's end does to its ports ------------------------------------------

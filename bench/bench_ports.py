@@ -1,5 +1,5 @@
-"""Port creation rate (`POST /api/v1/ports`) beside server creation rate (`POST /api/v1/servers`)
-in the same run, served the same way.
+"""Port creation rate (`POST /api/v1/ports`) beside server creation rate (`POST /api/v1/servers`),
+without and with a NIC on a network, in the same run, served the same way.
 
 One gunicorn (gthread, the Procfile's `--workers 2 --threads 4` by default) serves the
 product on a SQLite file and a real redis-server; the same client threads (a keep-alive
@@ -11,6 +11,8 @@ elsewhere hits both alike; medians over rounds are shown.
 - ports: every port draws an address from one subnet's pool, whose row every allocation
   locks (docs/networks.md), and a MAC; the answer is 201 with the address. One /16 subnet
   (SUBNET_IPV4_PREFIX_MIN=16 for the bench) so that no round exhausts it.
+- servers on the network: a create with `networks: [{"network_id"}]`, which takes its port
+  and address in the create's transaction (202, chain enqueued).
 
 Afterwards the database is checked: as many ports as 201s, every address distinct, and the
 pool's free count exactly its size minus the addresses in use.
@@ -96,21 +98,28 @@ def main(argv=None) -> int:
             def port_body(tag: str, index: int, n: int) -> dict:
                 return {"network_id": network_id, "name": f"{tag}-{index}-{n}"}
 
+            def nic_body(tag: str, index: int, n: int) -> dict:
+                return {**server_body(tag, index, n), "networks": [{"network_id": network_id}]}
+
             targets = {"servers": (f"{base}/api/v1/servers", server_body, 202),
-                       "ports": (f"{base}/api/v1/ports", port_body, 201)}
+                       "ports": (f"{base}/api/v1/ports", port_body, 201),
+                       "nic_servers": (f"{base}/api/v1/servers", nic_body, 202)}
+            created_ports = 0
             for name, (url, body, expect) in targets.items():  # warm every worker thread up
                 warm = hammer(url, args.clients, 1.0, f"warm-{name}", body, expect)
                 if warm["errors"]:
                     raise SystemExit(f"{name}: {warm['errors']} errors while warming up: {warm['error_statuses']}; "
                                      f"see {tmp / 'gunicorn.log'}")
-            created_ports = warm["requests"]
-            rounds: dict[str, list[dict]] = {"servers": [], "ports": []}
+                if name != "servers":
+                    created_ports += warm["requests"]
+            rounds: dict[str, list[dict]] = {name: [] for name in targets}
+            order = list(targets)
             for r in range(max(args.rounds, 1)):
-                for name in (("servers", "ports") if r % 2 == 0 else ("ports", "servers")):
+                for name in order[r % len(order):] + order[:r % len(order)]:
                     url, body, expect = targets[name]
                     rounds[name].append(hammer(url, args.clients, args.seconds, f"{name}-{r}", body, expect))
             loadavg = os.getloadavg()[0]
-            created_ports += sum(x["requests"] - x["errors"] for x in rounds["ports"])
+            created_ports += sum(x["requests"] - x["errors"] for name in ("ports", "nic_servers") for x in rounds[name])
             held = _check_ports(db_url, subnet_id)
         finally:
             stop([proc] if proc is not None else [], broker)
@@ -120,12 +129,13 @@ def main(argv=None) -> int:
                       "p99_ms": statistics.median([x["p99_ms"] for x in rs]),
                       "requests": sum(x["requests"] for x in rs), "errors": sum(x["errors"] for x in rs),
                       "rps_rounds": [x["rps"] for x in rs]} for name, rs in rounds.items()}
-    s, p = figures["servers"], figures["ports"]
+    s, p, n = figures["servers"], figures["ports"], figures["nic_servers"]
     exact = (held["ports"] == created_ports == held["addresses"] == held["distinct"]
              and held["pool_used"] == held["addresses"]
              and held["pool_free"] == held["pool_size"] - held["addresses"] - held["pool_reserved"])
     result = {"bench": "ports", "clients": args.clients, "seconds": args.seconds, "rounds": len(rounds["ports"]),
-              "servers": s, "ports": p, "ratio_rps": p["rps"] / s["rps"], "held": held,
+              "servers": s, "ports": p, "nic_servers": n, "ratio_rps": p["rps"] / s["rps"],
+              "ratio_nic_servers_rps": n["rps"] / s["rps"], "held": held,
               "created_ports": created_ports, "exact": exact, "loadavg": loadavg}
 
     print(f"POST /api/v1/ports beside POST /api/v1/servers: {args.clients} client threads, {len(rounds['ports'])} "
@@ -133,21 +143,24 @@ def main(argv=None) -> int:
           f"SQLite + redis-server, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"load average {loadavg:.1f}; medians over rounds")
     print()
-    print("| metric | servers (202, chain enqueued) | ports (201, address drawn) | ratio ports / servers |")
-    print("| --- | ---: | ---: | ---: |")
-    print(f"| requests/s | {s['rps']:.0f} | {p['rps']:.0f} | {p['rps'] / s['rps']:.2f} |")
-    print(f"| latency p50 (ms) | {s['p50_ms']:.1f} | {p['p50_ms']:.1f} | {p['p50_ms'] / s['p50_ms']:.2f} |")
-    print(f"| latency p99 (ms) | {s['p99_ms']:.1f} | {p['p99_ms']:.1f} | {p['p99_ms'] / s['p99_ms']:.2f} |")
-    print(f"| requests/s in each round | {' / '.join(f'{x:.0f}' for x in s['rps_rounds'])} "
-          f"| {' / '.join(f'{x:.0f}' for x in p['rps_rounds'])} | |")
-    print(f"| requests (errors) | {s['requests']} ({s['errors']}) | {p['requests']} ({p['errors']}) | |")
+    print("| metric | servers (202, chain enqueued) | ports (201, address drawn) | servers with a NIC (202) "
+          "| ratio ports / servers | ratio servers with a NIC / servers |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, key, fmt in (("requests/s", "rps", ".0f"), ("latency p50 (ms)", "p50_ms", ".1f"),
+                            ("latency p99 (ms)", "p99_ms", ".1f")):
+        print(f"| {label} | {s[key]:{fmt}} | {p[key]:{fmt}} | {n[key]:{fmt}} | {p[key] / s[key]:.2f} "
+              f"| {n[key] / s[key]:.2f} |")
+    print("| requests/s in each round | " + " | ".join(" / ".join(f"{x:.0f}" for x in f["rps_rounds"])
+                                                    for f in (s, p, n)) + " | | |")
+    print("| requests (errors) | " + " | ".join(f"{f['requests']} ({f['errors']})" for f in (s, p, n)) + " | | |")
     print()
-    print(f"afterwards: {held['ports']} ports for {created_ports} answered 201, {held['distinct']} distinct addresses "
+    print(f"afterwards: {held['ports']} ports for {created_ports} answered (201s, and servers with a NIC), "
+          f"{held['distinct']} distinct addresses "
           f"of {held['addresses']}, pool {held['pool_free']} free of {held['pool_size']} "
           f"({held['pool_used']} used, {held['pool_reserved']} reserved: network, gateway, broadcast): {'exact' if exact else 'NOT EXACT'}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    return 0 if s["errors"] == 0 and p["errors"] == 0 and exact else 1
+    return 0 if s["errors"] == 0 and p["errors"] == 0 and n["errors"] == 0 and exact else 1
 
 
 if __name__ == "__main__":

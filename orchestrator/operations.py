@@ -14,6 +14,7 @@ from .db import write_lock
 from .errors import Conflict, NotFound
 from .ganeti import JOB_VANISHED, OP_CREATE
 from .models import IN_FLIGHT, Operation, OpStatus, Step, utcnow
+from .network import attach
 from .network import operations as netops
 from .servers import in_flight, lock_server
 from .state import JobReport, apply_job_report
@@ -62,6 +63,7 @@ def reopen(session: Session, op: Operation) -> Operation:
     if op.is_network:
         netops.reopened(session, op)
     elif server is not None:
+        attach.reopened(session, op)
         _show_in_flight(server, op)
     session.flush()
     return op

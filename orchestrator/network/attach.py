@@ -369,3 +369,24 @@ def request_disconnect(session: Session, server: Server, port_id: Any, *, user_i
     op = Operation(kind="disconnect", server_id=server.id, user_id=user_id, step=Step.SUBMIT.value,
                    backend_id=server.backend_id, params={PORT: port.id, "nic": {"name": port.ganeti_name(prefix)}})
     return port, op
+
+
+def reopened(session: Session, op: Operation) -> None:
+    """A server operation retried (operations.reopen): a create's ports in ERROR are BUILD again;
+    a connect takes its port back as the server's next NIC (it was let go when the connect
+    failed), unless the port is gone or on another server meanwhile (Conflict); a disconnect's
+    port must still be the server's."""
+    server = op.server
+    if op.kind == "create":
+        for port in server_ports(session, server.id):
+            if port.state == PortState.ERROR.value:
+                port.state = PortState.BUILD.value
+    elif op.kind in ("connect", "disconnect"):
+        port = ports.lock_port(session, op.params.get(PORT))
+        if port is None or port.deleted:
+            raise Conflict(f"port {op.params.get(PORT)} is deleted: ask for a new {op.kind}")
+        if op.kind == "connect" and port.server_id is None:
+            port.server_id, port.index, port.state = server.id, next_index(session, server.id), PortState.BUILD.value
+        elif port.server_id != server.id:
+            raise Conflict(f"port {port.id} is not on server {server.id} any more: ask for a new {op.kind}")
+    session.flush()

@@ -215,3 +215,50 @@ def test_default_networks_give_a_server_a_public_address_on_a_backend_that_holds
     for op in removed["operations"]:
         if op["kind"] == "network_remove":
             assert wait_operation(stack, op["id"], timeout=60)["status"] == "SUCCEEDED"
+
+
+def test_a_nic_the_cluster_refuses_lets_its_port_go_and_a_retry_attaches_it(stack):
+    from tests.integration.helpers import clear_faults, set_faults
+    from tests.reconciliation.helpers import wait_job
+
+    alice = user_headers(stack, "alice")
+    prefix = stack.ctx.settings.backend_prefix_id
+    net = _json(stack.client.post("/api/v1/networks", json={"name": "flaky"}, headers=alice), 201)
+    _json(stack.client.post("/api/v1/subnets", json={"network_id": net["id"], "cidr": "10.79.0.0/29"},
+                            headers=alice), 201)
+    status, body = stack.create_server(name="flaky", user_id="alice", networks=[{"network_id": net["id"]}])
+    assert status == 202 and wait_operation(stack, body["operation"]["id"], timeout=60)["status"] == "SUCCEEDED"
+    server_id = body["id"]
+
+    # An address reserved on the cluster behind the database's back: Ganeti refuses the NIC.
+    inst = _instance(stack, server_id)
+    cluster = next(c for c in stack.sim.clusters if c.name == inst["cluster"])
+    response = requests.put(f"{cluster.url}/2/networks/{prefix}net-{net['id']}/modify",
+                            json={"add_reserved_ips": ["10.79.0.6"]}, auth=RAPI_AUTH, timeout=5)
+    response.raise_for_status()
+    assert wait_job(cluster, response.json())["status"] == "success"
+    added = _json(stack.client.post("/api/v1/ports", json={"network_id": net["id"], "device_id": server_id,
+                                                           "fixed_ips": [{"ip_address": "10.79.0.6"}]},
+                                    headers=alice), 202)
+    op = wait_operation(stack, added["operation"]["id"], timeout=60)
+    assert op["status"] == "FAILED" and "10.79.0.6" in op["error"], op
+    port = _json(stack.client.get(f"/api/v1/ports/{added['id']}", headers=alice), 200)
+    assert (port["device_id"], port["status"]) == (None, "DOWN")  # let go, still alice's with its address
+    assert len(_instance(stack, server_id)["nic.names"]) == 1
+
+    # A fault on the cluster's side: the connect fails, and a retry once it is gone attaches the port.
+    set_faults(stack, op_failure_rate={"OP_INSTANCE_SET_PARAMS": 1.0}, message="hotplug failed on node1")
+    try:
+        connect = _json(stack.client.post("/api/v1/ports", json={"network_id": net["id"], "device_id": server_id},
+                                          headers=alice), 202)
+        failed = wait_operation(stack, connect["operation"]["id"], timeout=60)
+    finally:
+        clear_faults(stack)
+    assert failed["status"] == "FAILED" and "hotplug failed on node1" in failed["error"], failed
+    assert _json(stack.client.get(f"/api/v1/ports/{connect['id']}", headers=alice), 200)["device_id"] is None
+    retried = stack.client.post(f"/api/v1/operations/{failed['id']}/retry", headers=alice)
+    assert retried.status_code == 202, retried.json
+    assert wait_operation(stack, failed["id"], timeout=60)["status"] == "SUCCEEDED"
+    port = _json(stack.client.get(f"/api/v1/ports/{connect['id']}", headers=alice), 200)
+    assert (port["device_id"], port["status"]) == (server_id, "ACTIVE")
+    assert _instance(stack, server_id)["nic.names"][1] == f"{prefix}nic-{connect['id']}"

@@ -119,10 +119,10 @@ class NetworkCreateSchema(ma.Schema):
                        "(202); it needs `cidr`"})
     backend_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ID), validate=validate.Length(min=1, max=100),
                                  metadata={"description": "a public network's backends (default: every online one)"})
-    cidr = ma.fields.String(validate=CIDR,
-                            metadata={"description": "a public network's IPv4 subnet, e.g. 203.0.113.0/24"})
+    cidr = ma.fields.String(validate=CIDR, metadata={
+        "description": "its IPv4 subnet, made with it, e.g. 203.0.113.0/24 (a public network needs one)"})
     gateway_ip = ma.fields.String(allow_none=True, validate=_ip("gateway_ip"),
-                                  metadata={"description": "a public network's gateway (default: the first host; "
+                                  metadata={"description": "the subnet's gateway (default: the first host; "
                                                            "null: none)"})
 
 

@@ -84,25 +84,30 @@ def network() -> None:
 @click.option("--public", is_flag=True, help="A public network, put on its backends by operations (needs --cidr).")
 @click.option("--backend", "backend_ids", type=int, multiple=True,
               help="A public network's backend (repeat; default: every online backend).")
-@click.option("--cidr", help="A public network's IPv4 subnet, e.g. 203.0.113.0/24.")
-@click.option("--gateway", "gateway_ip", help="A public network's gateway (default: the subnet's first host).")
-@click.option("--no-gateway", is_flag=True, help="A public network's subnet without a gateway.")
+@click.option("--cidr", "--subnet", "cidr", help="Its IPv4 subnet, e.g. 203.0.113.0/24 (a public network needs one).")
+@click.option("--gateway", "gateway_ip", help="The subnet's gateway (default: its first host).")
+@click.option("--no-gateway", is_flag=True, help="A subnet without a gateway.")
 @OUTPUT
 @pass_services
 def network_create(services: Context, output: str, public: bool, backend_ids: tuple[int, ...],
                    cidr: str | None, gateway_ip: str | None, no_gateway: bool, **fields) -> None:
-    """Create a network. A private one is committed at once and reaches no backend yet (add its
-    addresses with `orchestrator subnet create --network ID --cidr ...`). A public one
-    (`--public --cidr ...`) is PENDING, with one network_create operation per backend: follow
-    them with `network show` or `operation show`."""
+    """Create a network, with its IPv4 subnet when --subnet is given. A private one is committed
+    at once and reaches a backend when a server there first needs it (more addresses:
+    `orchestrator subnet create --network ID --cidr ...`). A public one (`--public --subnet
+    ...`) is PENDING, with one network_create operation per backend: follow them with
+    `network show` or `operation show`."""
     if public:
-        fields.update(public=True, backend_ids=list(backend_ids) or None, cidr=cidr)
+        fields.update(public=True, backend_ids=list(backend_ids) or None)
+    elif backend_ids:
+        fail("--backend is for a public network (--public)")
+    if (gateway_ip or no_gateway) and cidr is None:
+        fail("--gateway and --no-gateway go with --subnet")
+    if cidr is not None:
+        fields["cidr"] = cidr
         if no_gateway:
             fields["gateway_ip"] = None
         elif gateway_ip is not None:
             fields["gateway_ip"] = gateway_ip
-    elif backend_ids or cidr or gateway_ip or no_gateway:
-        fail("--backend, --cidr and --gateway are for a public network (--public)")
     with services.session() as session:
         show(network_row(networks.create_network(services, session, ADMIN, **fields), detail=True), output)
 

@@ -120,16 +120,24 @@ def create_network(ctx: Context, session: Session, who: Principal, *, name: str,
                                       gateway_ip=gateway_ip)
     if backend_ids is not None:
         raise Invalid("only a public network is put on backends when it is created", field="backend_ids")
-    if cidr is not None:
-        raise Invalid("a private network's subnet is created with create_subnet", field="cidr")
     return _create_private_network(ctx, session, who, name=name, flavor=flavor, mode=mode, link=link,
-                                   mac_prefix=mac_prefix, owner=owner)
+                                   mac_prefix=mac_prefix, owner=owner, cidr=cidr, gateway_ip=gateway_ip)
+
+
+def _ipv4_subnet(ctx: Context, cidr: str, gateway_ip: Any) -> dict[str, Any]:
+    """The IPv4 subnet a network is created with (`cidr`), checked as create_subnet checks one."""
+    settings = ctx.settings
+    return networks.check_subnet_request(
+        cidr=cidr, ip_version=4, name="", gateway_ip=gateway_ip, enable_dhcp=True, dns_nameservers=(),
+        allocation_pools=None, prefix_min=settings.subnet_prefix_min, prefix_max=settings.subnet_prefix_max)
 
 
 @_atomic
 def _create_private_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str,
                             mode: str | None, link: str | None, mac_prefix: str | None,
-                            owner: str | None) -> Network:
+                            owner: str | None, cidr: str | None, gateway_ip: Any) -> Network:
+    """With `cidr`, its IPv4 subnet too, in the same transaction (snf-manage network-create
+    --subnet): a refused subnet leaves no network behind."""
     check_name(name, "name")
     if owner is not None and owner != who.user_id and not who.admin:
         raise Forbidden("only administrators may create a network for another user", field="owner")
@@ -140,12 +148,17 @@ def _create_private_network(ctx: Context, session: Session, who: Principal, *, n
     request = networks.check_network_request(flavor=flavor, mode=mode, link=link, mac_prefix=mac_prefix,
                                              admin=who.admin, enabled=settings.network_flavors_enabled,
                                              defaults=defaults)
+    subnet_request = _ipv4_subnet(ctx, cidr, gateway_ip) if cidr is not None else None
     write_lock(session)
     try:
-        return networks.create_network(session, name=name, flavor=flavor, user_id=owner or who.user_id,
-                                       request=request, defaults=defaults)
+        network = networks.create_network(session, name=name, flavor=flavor, user_id=owner or who.user_id,
+                                          request=request, defaults=defaults)
     except IntegrityError:  # the unique indexes on pooled values: never, while the pools' locks hold
         raise Conflict("another network holds that link or MAC prefix") from None
+    if subnet_request is not None:
+        networks.create_subnet(session, network, subnet_request)
+        session.refresh(network)
+    return network
 
 
 def _create_public_network(ctx: Context, session: Session, who: Principal, **fields: Any) -> Network:
@@ -175,9 +188,7 @@ def _write_public_network(ctx: Context, session: Session, who: Principal, *, nam
     request = networks.check_network_request(flavor=flavor, mode=mode, link=link, mac_prefix=mac_prefix,
                                              admin=True, enabled=settings.network_flavors_enabled,
                                              defaults=defaults)
-    subnet_request = networks.check_subnet_request(
-        cidr=cidr, ip_version=4, name="", gateway_ip=gateway_ip, enable_dhcp=True, dns_nameservers=(),
-        allocation_pools=None, prefix_min=settings.subnet_prefix_min, prefix_max=settings.subnet_prefix_max)
+    subnet_request = _ipv4_subnet(ctx, cidr, gateway_ip)
     wanted = _backend_ids(backend_ids)
     write_lock(session)
     targets = _public_backends(session, wanted)

@@ -40,3 +40,17 @@ def test_a_server_on_a_network_gets_a_port_connected_and_removed(stack):
     fails("server", "create", "--user", "cli-ida", "--name", "x", "--flavor", 1, "--image", 1, "--network",
           f"{net['id']}:10.99.0.9", says="in none of the network's subnets")
     fails("port", "create", "--network", net["id"], "--server", 999999, says="server 999999 not found")
+
+
+def test_a_network_is_created_with_its_subnet_or_not_at_all(stack):
+    net = run_json("network", "create", "--owner", "cli-jo", "--name", "jo-net", "--subnet", "10.62.0.0/29",
+                   "--no-gateway")
+    (subnet_id,) = net["subnets"]
+    subnet = run_json("subnet", "show", subnet_id)
+    assert (subnet["cidr"], subnet["gateway"], subnet["allocation_pools"]) == ("10.62.0.0/29", None,
+                                                                              ["10.62.0.1-10.62.0.6"])
+    fails("network", "create", "--owner", "cli-jo", "--name", "jo-wide", "--subnet", "10.0.0.0/8",
+          says="cidr")
+    fails("network", "create", "--owner", "cli-jo", "--name", "jo-gw", "--gateway", "10.0.0.1",
+          says="--gateway and --no-gateway go with --subnet")
+    assert [n["name"] for n in run_json("network", "list", "--filter-by", "user=cli-jo")] == ["jo-net"]

@@ -134,8 +134,15 @@ def _lock_networks(session: Session, ids: list[int], *, user_id: str, admin: boo
                             "deployment's default networks", field=FIELD)
         if network.state == NetworkState.ERROR.value and network.public:
             raise Conflict(f"network {network_id} is in ERROR", field=FIELD)
-        found[network_id] = network
+        found[network_id] = _on_ganeti(session, network)
     return found
+
+
+def _on_ganeti(session: Session, network: Network) -> Network:
+    """A Ganeti network is made of an IPv4 subnet: a network without one carries no NIC."""
+    if not any(s.ip_version == 4 for s in ports.live_subnets(session, network.id)):
+        raise Conflict(f"network {network.id} has no IPv4 subnet: add one before servers use it", field=FIELD)
+    return network
 
 
 def _free_port(session: Session, port_id: int, *, user_id: str, admin: bool) -> Port:
@@ -147,6 +154,7 @@ def _free_port(session: Session, port_id: int, *, user_id: str, admin: bool) -> 
     network = ports.lock_network_shared(session, port.network_id)
     if network is None or network.deleted:
         raise Conflict(f"port {port_id}'s network is deleted", field=FIELD)
+    _on_ganeti(session, network)
     return port
 
 

@@ -76,6 +76,8 @@ def test_nics_become_ports_in_order_with_their_addresses(ctx, session, network, 
 def test_a_user_names_only_their_own_networks_and_ports(ctx, session, network, catalog):
     session.rollback()
     public = svc.create_network(ctx, session, ADMIN, name="pub", flavor="CUSTOM")
+    svc.create_subnet(ctx, session, ADMIN, network_id=public.id, cidr="203.0.113.0/24")
+    public = session.get(type(public), public.id)
     public.public, public.user_id = True, None
     session.commit()
     server = _server(session, user_id="bob")
@@ -171,3 +173,10 @@ def test_a_failed_create_shows_its_ports_in_error(ctx, session, network, catalog
     server.operstate = OperState.ERROR.value
     attach.settle(session, _op(session, server, "create", status=OpStatus.FAILED))
     assert port.state == "ERROR" and port.server_id == server.id
+
+
+def test_a_network_without_an_ipv4_subnet_carries_no_nic(ctx, session, default_pools, catalog):
+    bare = svc.create_network(ctx, session, ALICE, name="bare")
+    server = _server(session)
+    assert "no IPv4 subnet" in refused(Conflict, "networks", attach.attach_new, session, server,
+                                       [attach.Wanted(network_id=bare.id)], user_id="alice", admin=False)

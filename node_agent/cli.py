@@ -223,6 +223,7 @@ def nics_from_env(env: dict[str, str], prefix: str = "GANETI_") -> list[dict]:
             "mode": env.get(p + "MODE") or None,
             "link": env.get(p + "LINK") or None,
             "network": env.get(p + "NETWORK_NAME") or env.get(p + "NETWORK") or None,
+            "name": env.get(p + "NAME") or None,  # the orchestrator's port: <prefix>nic-<id>
         })
     return nics
 

@@ -10,10 +10,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.ganeti import FINAL_JOB_STATUSES, ganeti_time
+from orchestrator.ganeti import (FINAL_JOB_STATUSES, OP_NETWORK_ADD, OP_NETWORK_CONNECT, OP_NETWORK_DISCONNECT,
+                                 OP_NETWORK_REMOVE, ganeti_time)
 
 from .spool import Spool
 
+# A network opcode's event names its network (and group): it is about no instance.
+NETWORK_OPCODES = frozenset({OP_NETWORK_ADD, OP_NETWORK_CONNECT, OP_NETWORK_DISCONNECT, OP_NETWORK_REMOVE})
+GROUP_OPCODES = frozenset({OP_NETWORK_CONNECT, OP_NETWORK_DISCONNECT})
 
 
 def from_job_file(data: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +118,10 @@ def op_events(cluster: str, job: dict[str, Any]) -> list[tuple[int, str, dict[st
             "log_msg": log_msg,
             "timestamp": event_time(job, index, status),
         }
+        if event["opcode"] in NETWORK_OPCODES:
+            event["network"] = op.get("network_name")
+            if event["opcode"] in GROUP_OPCODES:
+                event["group"] = op.get("group_name")
         # Only what a single-opcode job does not say already, to keep events small.
         if index:
             event["op_index"] = index

@@ -14,11 +14,17 @@ on the order they arrived in:
   arrives late still counts there (a success; or a failure while the build is undecided),
   but never moves the record of the last job back, and nothing resurrects a destroyed
   server;
-- build progress only rises; NICs are replaced by the newest hook report.
+- build progress only rises; NICs are replaced by the newest hook report, which also sets
+  the index and state of the server's ports (`apply_nic_info`);
+- an op_status of a network opcode (it names a `network`, and no instance) moves that
+  network's row on the event's backend through the one state function for networks,
+  `network.state.apply_network_report`, in the same job order (`apply_network_status`).
 
-A final report also ends the operation that follows the job, exactly as the chain's
-finalize step does, so the agent and the chain's poll step converge: whichever sees the
-end first finalizes, the other finds it done.
+A final report about a server also ends the operation that follows the job, exactly as the
+chain's finalize step does, so the agent and the chain's poll step converge: whichever sees
+the end first finalizes, the other finds it done. A network operation is never ended by an
+event: its jobs are several (an add, a connect per group), and its poll step decides their
+outcome together.
 """
 from __future__ import annotations
 
@@ -27,14 +33,17 @@ import logging
 import math
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, lazyload
 
 from . import steps
 from .actions import ACTIONS
 from .db import write_lock
-from .models import IN_FLIGHT, Backend, Operation, OperState, Server, Step
+from .models import IN_FLIGHT, Backend, BackendNetwork, Network, Operation, OperState, Port, PortState, Server, Step
 from .ganeti import FINAL_JOB_STATUSES
+from .network.operations import JOBS, lock_network
+from .network.state import NETWORK_OPCODES, apply_network_report
 from .state import JobReport, apply_job_report
 
 log = logging.getLogger(__name__)
@@ -140,6 +149,8 @@ def apply_op_status(session: Session, event: dict[str, Any], prefix: str, wait_f
     final report that would end an operation which has not recorded its job id yet.
     """
     report, job_status = parse_op_status(event)
+    if report.opcode in NETWORK_OPCODES and event.get("network") is not None:
+        return apply_network_status(session, event, report, prefix)
     server_id = Server.id_of_instance(event.get("instance"), prefix)
     if server_id is None:
         log.info("op_status for instance %r (job %s) is not ours: dropped", event.get("instance"), report.job_id)
@@ -206,6 +217,74 @@ def _end_operation(op: Operation, server: Server, report: JobReport, job_status:
     return True
 
 
+# -- network jobs -------------------------------------------------------------------------------
+
+def apply_network_status(session: Session, event: dict[str, Any], report: JobReport, prefix: str) -> str:
+    """Apply one status report of a network opcode (`report`, parsed from `event`) to the row
+    of the event's network on the event's backend (its `cluster`), under the network's lock,
+    through the one state function for networks. Outcomes as for a server: unknown (not our
+    prefix, or no such network), foreign (a cluster we do not know, or one that does not hold
+    the network by our records), stale, duplicate, applied.
+
+    The row's record of its last job moves only forward in Ganeti's job order (job id, then
+    status), as a server's does; a success no newer (by Ganeti's time) than the row's backend
+    time is already shown, and a report about a job of a network operation that has ended is
+    stale: that operation's finalize applied the outcome of all its jobs together. The
+    operation itself is left to its poll step."""
+    name, cluster = event.get("network"), event.get("cluster")
+    if not isinstance(name, str):
+        raise InvalidEvent(f"network is not a name: {name!r}")
+    if not isinstance(cluster, str) or not cluster:
+        raise InvalidEvent("a network's op_status names its cluster")
+    network_id = Network.id_of_ganeti_network(name, prefix)
+    if network_id is None:
+        log.info("op_status for network %r (job %s) is not ours: dropped", name, report.job_id)
+        return UNKNOWN
+    write_lock(session)
+    try:
+        network = lock_network(session, network_id)  # the lock every writer of its rows takes
+    except NoResultFound:
+        log.info("op_status for network %r (job %s): no such network, dropped", name, report.job_id)
+        return UNKNOWN
+    row = _backend_row(session, network, cluster)
+    if row is None:
+        log.warning("op_status for network %r from cluster %r, which does not hold it: dropped", name, cluster)
+        return FOREIGN
+    outcome = _network_report_order(session, row, report)
+    if outcome is not None:
+        return outcome
+    apply_network_report(row, report)  # the newest job report: the row's record of its last job at least
+    session.commit()
+    return APPLIED
+
+
+def _backend_row(session: Session, network: Network, cluster: str) -> BackendNetwork | None:
+    """The network's row on the backend whose cluster is `cluster`, or None."""
+    backend_id = session.scalar(select(Backend.id).where(Backend.clustername == cluster))
+    return next((row for row in network.backend_networks if row.backend_id == backend_id), None)
+
+
+def _network_report_order(session: Session, row: BackendNetwork, report: JobReport) -> str | None:
+    """Duplicate or stale when `report` is not newer than what `row` shows; None to apply it."""
+    event_key, row_key = _key(report.job_id, report.status), _key(row.job_id, row.job_status)
+    if event_key == row_key:
+        return DUPLICATE
+    if event_key < row_key:
+        return STALE
+    if (report.status == "success" and row.backend_time is not None and report.timestamp <= row.backend_time
+            or _job_of_ended_operation(session, row, report.job_id)):
+        return STALE
+    return None
+
+
+def _job_of_ended_operation(session: Session, row: BackendNetwork, job_id: int) -> bool:
+    ops = session.scalars(select(Operation).where(Operation.network_id == row.network_id,
+                                                  Operation.backend_id == row.backend_id,
+                                                  Operation.status.not_in(IN_FLIGHT))
+                          .options(lazyload("*")))
+    return any(job.get("job_id") == job_id for op in ops for job in (op.params or {}).get(JOBS) or [])
+
+
 def _server_of(session: Session, event: dict[str, Any], prefix: str) -> tuple[Server | None, str | None]:
     """The event's server, row locked, or None and the outcome (unknown, foreign) that drops it."""
     server_id = Server.id_of_instance(event.get("instance"), prefix)
@@ -239,7 +318,8 @@ def apply_build_progress(session: Session, event: dict[str, Any], prefix: str) -
     return APPLIED
 
 
-def _nic(index: int, nic: Any) -> dict[str, Any]:
+def _nic(index: int, nic: Any) -> tuple[dict[str, Any], str | None]:
+    """One reported NIC as the server shows it (index, IP, MAC, network), and its Ganeti name."""
     if not isinstance(nic, dict):
         raise InvalidEvent(f"a NIC is an object, not {type(nic).__name__}")
     try:
@@ -247,26 +327,124 @@ def _nic(index: int, nic: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise InvalidEvent(f"NIC index is not a number: {nic.get('index')!r}") from None
     text = lambda key: None if nic.get(key) in (None, "") else str(nic[key])  # noqa: E731
-    return {"index": position, "ip": text("ip"), "mac": text("mac"), "network": text("network")}
+    return {"index": position, "ip": text("ip"), "mac": text("mac"), "network": text("network")}, text("name")
+
+
+def _reported_nics(raw: Any) -> list[tuple[dict[str, Any], str | None]]:
+    if not isinstance(raw, list):
+        raise InvalidEvent("nic_info needs a list of nics")
+    reported = sorted((_nic(i, n) for i, n in enumerate(raw)), key=lambda pair: pair[0]["index"])
+    indices = [nic["index"] for nic, _name in reported]
+    if len(set(indices)) != len(indices):
+        raise InvalidEvent(f"two NICs with one index: {indices}")
+    return reported
 
 
 def apply_nic_info(session: Session, event: dict[str, Any], prefix: str) -> str:
-    """The instance's NICs as its post hook saw them (IP, MAC, network, index)."""
+    """The instance's NICs as its post hook saw them (IP, MAC, network, index, name): the
+    server's `nics`, and its ports' index and state (`_update_ports`), unless a newer report
+    (by Ganeti's time, `nics_time`) is shown already."""
     event = _require_dict(event)
-    raw = event.get("nics")
-    if not isinstance(raw, list):
-        raise InvalidEvent("nic_info needs a list of nics")
-    nics = sorted((_nic(i, n) for i, n in enumerate(raw)), key=lambda n: n["index"])
+    reported = _reported_nics(event.get("nics"))
+    nics = [nic for nic, _name in reported]
     server, outcome = _server_of(session, event, prefix)
     if server is None:
         return outcome
     timestamp = _finite(event["timestamp"], "timestamp") if event.get("timestamp") is not None else None
     if timestamp is not None and server.nics_time is not None and timestamp < server.nics_time:
         return STALE  # a newer report is already shown
-    if nics == (server.nics or []):
+    ports_changed = _update_ports(session, server, reported, prefix)
+    if nics == (server.nics or []) and not ports_changed:
         return DUPLICATE
     server.nics = nics
     if timestamp is not None:
         server.nics_time = timestamp
     session.commit()
     return APPLIED
+
+
+def _port_state(server: Server) -> str | None:
+    """A reported NIC's port is up when its server runs, down when it is stopped; in any other
+    state (building, failed) the server's operation decides (`network.attach.settle`)."""
+    return {OperState.STARTED.value: PortState.ACTIVE.value,
+            OperState.STOPPED.value: PortState.DOWN.value}.get(server.operstate)
+
+
+def _update_ports(session: Session, server: Server, reported: list[tuple[dict[str, Any], str | None]],
+                  prefix: str) -> bool:
+    """Give each reported NIC's port its index and state; True when a port changed.
+
+    A NIC is matched to a live port by its Ganeti name `<prefix>nic-<id>` first, else by its
+    MAC. Only a port of this server (and its owner) is taken: a NIC matching another's port is
+    logged and ignored. A port of this server that the report no longer shows is left alone,
+    and so is an index still held by such a port: removing a NIC's port, and renumbering the
+    later ones, is the disconnect operation's (`network.attach.release`). The server's row is
+    locked already; its ports are locked after it, in id order."""
+    by_id, by_mac, mine = _locked_ports(session, server, reported, prefix)
+    matched: dict[int, tuple[Port, int]] = {}
+    for nic, name in reported:
+        port = by_id.get(_port_id(name, prefix)) or by_mac.get((nic["mac"] or "").lower())
+        if port is None or port.id in matched:
+            continue  # not one of our ports (the cluster's default NIC, say)
+        if port.server_id != server.id or port.user_id != server.user_id:
+            log.warning("nic_info of server %s: NIC %s (%s, %s) is port %s of server %s, user %s: ignored",
+                        server.id, nic["index"], name, nic["mac"], port.id, port.server_id, port.user_id)
+            continue
+        matched[port.id] = (port, nic["index"])
+    held = {port.index for port in mine if port.id not in matched}
+    targets = _free_targets(list(matched.values()), held)
+    return _set_ports(session, [port for port, _index in matched.values()], targets, _port_state(server))
+
+
+def _free_targets(matched: list[tuple[Port, int]], held: set[int | None]) -> dict[int, int]:
+    """The new index of each matched port, except where that index is held (by a port the
+    report no longer shows, or by a matched port that therefore cannot move): that port keeps
+    its index until the disconnect renumbers."""
+    targets = {port.id: index for port, index in matched}
+    while True:
+        staying = held | {port.index for port, _index in matched if port.id not in targets}
+        blocked = {port_id for port_id, index in targets.items() if index in staying}
+        if not blocked:
+            return targets
+        for port_id in blocked:
+            del targets[port_id]
+
+
+def _port_id(name: str | None, prefix: str) -> int | None:
+    head = f"{prefix}nic-"
+    if name is None or not name.startswith(head) or not name[len(head):].isdigit():
+        return None
+    return int(name[len(head):])
+
+
+def _locked_ports(session: Session, server: Server, reported: list[tuple[dict[str, Any], str | None]],
+                  prefix: str) -> tuple[dict[int, Port], dict[str, Port], list[Port]]:
+    """The live ports the report names (by id, by MAC) and the server's own, row locked."""
+    ids = {i for i in (_port_id(name, prefix) for _nic, name in reported) if i is not None}
+    macs = {nic["mac"].lower() for nic, _name in reported if nic["mac"]}
+    ports = session.scalars(
+        select(Port).where(Port.deleted.is_(False),
+                           or_(Port.server_id == server.id, Port.id.in_(ids), Port.mac.in_(macs)))
+        .order_by(Port.id).with_for_update(of=Port).execution_options(populate_existing=True)
+    ).all()
+    return ({p.id: p for p in ports}, {p.mac.lower(): p for p in ports},
+            [p for p in ports if p.server_id == server.id])
+
+
+def _set_ports(session: Session, ports: list[Port], indices: dict[int, int], state: str | None) -> bool:
+    """Set the ports' new indices (two flushes: a swap of two indices never meets the unique
+    index on a server's live ports half done) and `state` (None: left alone)."""
+    moving = [p for p in ports if p.id in indices and p.index != indices[p.id]]
+    changed = bool(moving)
+    if moving:
+        for port in moving:
+            port.index = None
+        session.flush()
+        for port in moving:
+            port.index = indices[port.id]
+    for port in ports:
+        if state is not None and port.state != state:
+            port.state, changed = state, True
+    if changed:
+        session.flush()
+    return changed

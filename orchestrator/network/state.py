@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import logging
 
-from ..ganeti import OP_NETWORK_ADD, OP_NETWORK_CONNECT, OP_NETWORK_REMOVE
+from ..ganeti import OP_NETWORK_ADD, OP_NETWORK_CONNECT, OP_NETWORK_DISCONNECT, OP_NETWORK_REMOVE
 from ..models import BackendNetwork, Network, NetworkState
 from ..state import JobReport
 
 log = logging.getLogger(__name__)
+
+# The opcodes of a network's jobs: their reports (the chain's, or the agents' events, which
+# name the network) come through `apply_network_report`.
+NETWORK_OPCODES = frozenset({OP_NETWORK_ADD, OP_NETWORK_CONNECT, OP_NETWORK_DISCONNECT, OP_NETWORK_REMOVE})
 
 # A backend's network after a successful opcode; opcodes absent here leave it alone. The add
 # alone leaves it PENDING: the network is usable on a backend once its groups are connected.

@@ -68,7 +68,9 @@ def _apply(task, kind: str, fn: Callable[..., str], event: Any) -> str:
         log.exception("event %s id=%s failed", kind, name)
     _count(ctx, kind, outcome)
     instance = event.get("instance") if isinstance(event, dict) else None
-    log.info("event %s id=%s instance=%s outcome=%s", kind, name, instance, outcome)
+    network = event.get("network") if isinstance(event, dict) else None  # a network job's report
+    log.info("event %s id=%s instance=%s outcome=%s%s", kind, name, instance, outcome,
+             f" network={network}" if network is not None else "")
     return outcome
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from node_agent.cli import nics_from_env
-from node_agent.jobs import JobTracker, from_job_file
+from node_agent.jobs import JobTracker, from_job_file, op_events
 from node_agent.spool import Spool
 
 
@@ -71,9 +71,23 @@ def test_hook_environment_gives_nics():
     env = {"GANETI_INSTANCE_NAME": "snf-1", "GANETI_INSTANCE_NIC_COUNT": "2",
            "GANETI_INSTANCE_NIC0_IP": "10.0.0.5", "GANETI_INSTANCE_NIC0_MAC": "aa:00:00:00:00:01",
            "GANETI_INSTANCE_NIC0_MODE": "bridged", "GANETI_INSTANCE_NIC0_LINK": "br0",
-           "GANETI_INSTANCE_NIC0_NETWORK_NAME": "public",
+           "GANETI_INSTANCE_NIC0_NETWORK_NAME": "public", "GANETI_INSTANCE_NIC0_NAME": "snf-nic-4",
            "GANETI_INSTANCE_NIC1_MAC": "aa:00:00:00:00:02"}
     assert nics_from_env(env) == [
-        {"index": 0, "ip": "10.0.0.5", "mac": "aa:00:00:00:00:01", "mode": "bridged", "link": "br0", "network": "public"},
-        {"index": 1, "ip": None, "mac": "aa:00:00:00:00:02", "mode": None, "link": None, "network": None},
+        {"index": 0, "ip": "10.0.0.5", "mac": "aa:00:00:00:00:01", "mode": "bridged", "link": "br0", "network": "public",
+         "name": "snf-nic-4"},
+        {"index": 1, "ip": None, "mac": "aa:00:00:00:00:02", "mode": None, "link": None, "network": None,
+         "name": None},
     ]
+
+
+def test_a_network_opcode_names_its_network_and_group_and_no_instance():
+    job = {"id": 9, "ops": [{"OP_ID": "OP_NETWORK_ADD", "network_name": "snf-net-3", "network": "10.0.0.0/24"},
+                            {"OP_ID": "OP_NETWORK_CONNECT", "network_name": "snf-net-3", "group_name": "default",
+                             "network_mode": "bridged", "network_link": "prv0"}],
+           "opstatus": ["success", "running"], "received_ts": [10, 0], "start_ts": [11, 0], "end_ts": None}
+    (_, _, added), (_, _, connecting) = op_events("c1", job)
+    assert (added["instance"], added["network"], "group" in added) == (None, "snf-net-3", False)
+    assert connecting == {"cluster": "c1", "instance": None, "job_id": 9, "opcode": "OP_NETWORK_CONNECT",
+                          "status": "running", "log_msg": None, "timestamp": 11.0, "network": "snf-net-3",
+                          "group": "default", "op_index": 1}

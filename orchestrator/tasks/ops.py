@@ -82,6 +82,7 @@ def _rerun_ends_here():
 # publisher then never waits on the result backend); a step that gave up is still stored as
 # FAILURE, which is what Flower's failed-task view and its re-run show.
 STEP = {"bind": True, "max_retries": None, "store_errors_even_if_ignored": True}
+SUBMIT_WAIT_S = 1.0  # how soon a submit that could not send yet looks again
 
 
 @shared_task(name="orchestrator.ops.allocate_backend", **STEP)
@@ -94,9 +95,12 @@ def allocate_backend(self, op_id: int) -> int:
 @shared_task(name="orchestrator.ops.submit_job", **STEP)
 def submit_job(self, op_id: int) -> int:
     with _rerun_ends_here():
-        if _run_step(self, steps.submit, op_id) is steps.Poll.PENDING:  # a network's write, claimed by another chain
+        # Not sent yet: another chain holds the claim to a network's writes, or a server waits for
+        # its network's jobs to be sent. Both take a moment, not a poll interval.
+        if _run_step(self, steps.submit, op_id) is steps.Poll.PENDING:
             settings = self.app.context.settings
-            raise self.retry(countdown=delays.countdown(settings.poll_interval_s, settings), max_retries=None)
+            wait = min(settings.poll_interval_s, SUBMIT_WAIT_S)
+            raise self.retry(countdown=delays.countdown(wait, settings), max_retries=None)
     return op_id
 
 

@@ -203,7 +203,7 @@ def test_the_cli_creates_a_public_network_on_the_backend_named(stack):
     assert wait_operation(stack, op_id, timeout=60)["status"] == "SUCCEEDED"
     found = [n for n in ganeti_networks(stack, f"{prefix(stack)}net-{created['id']}") if n is not None]
     assert [(n["network"], n["gateway"]) for n in found] == [("198.18.30.0/24", "198.18.30.254")]
-    refused = CliRunner().invoke(main, ["network", "create", "--name", "cli-priv", "--cidr", "198.18.31.0/24"])
+    refused = CliRunner().invoke(main, ["network", "create", "--name", "cli-priv", "--backend", str(last)])
     assert refused.exit_code == 1 and "--public" in refused.output
     removing = CliRunner().invoke(main, ["network", "remove", str(created["id"])], catch_exceptions=False)
     assert removing.exit_code == 0 and "being removed from its backends" in removing.output, removing.output

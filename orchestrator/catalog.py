@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .credentials import Credentials
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import IN_FLIGHT, Backend, Finding, Flavor, Image, Operation, Server
+from .models import IN_FLIGHT, Backend, BackendNetwork, Finding, Flavor, Image, Operation, Server
 from .rapi import Endpoint, RapiClient, RapiError, RapiUnauthorized, RapiUnavailable
 from .settings import Settings
 from .validation import (UNREGISTERED, check_credential, check_host, check_location, check_name,
@@ -193,8 +193,24 @@ def remove_backend(session: Session, backend: Backend) -> None:
     for model in (Server, Operation, Finding):
         session.execute(update(model).where(model.backend_id == backend.id).values(backend_id=None)
                         .execution_options(synchronize_session=False))
+    _forget_networks(session, backend.id)
     session.delete(backend)
     session.flush()
+
+
+def _forget_networks(session: Session, backend_id: int) -> None:
+    """The networks' rows on a backend being removed go with it (its Ganeti networks stay with
+    the cluster), and each network's state is taken again from the backends left."""
+    from .network.state import refresh_network
+
+    rows = session.scalars(select(BackendNetwork).where(BackendNetwork.backend_id == backend_id)).all()
+    networks = {row.network for row in rows}
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    for network in networks:
+        session.expire(network, ["backend_networks"])
+        refresh_network(network)
 
 
 # -- flavors ----------------------------------------------------------------

@@ -38,7 +38,9 @@ class Backends(MethodView):
     def post(self, data):
         """Add a cluster, checked by one /2/info call with its credentials; drained by default.
 
-        A cluster that does not answer or rejects the credentials is a 422 saying which.
+        A cluster that does not answer or rejects the credentials is a 422 saying which. Every
+        public network is put on it (a network_create operation each); while there are any, it
+        is added drained, and undraining it is a 409 until they are ACTIVE there.
         """
         return backends.add(context(), g.db, **data)
 
@@ -56,7 +58,8 @@ class BackendById(MethodView):
     @documents(backends_blp, 400, 401, 403, 404, 409, 422)
     def patch(self, data, backend_id: int):
         """Drain, set offline, rename, restrict disk templates, or change the connection and
-        credentials (checked by one /2/info call before they are saved)."""
+        credentials (checked by one /2/info call before they are saved). Undraining is a 409
+        naming `drained` while a public network is not ACTIVE on the backend yet."""
         return backends.modify(context(), g.db, backend_id, **data)
 
     @backends_blp.response(204)

@@ -303,3 +303,38 @@ def inspect_subnet(session: Session, subnet: Subnet) -> dict[str, Any]:
     pool = subnet.pool
     return {"subnet": subnet, "pool": pools.summary(pool) if pool is not None else None,
             "addresses": addresses_of(session, subnet)}
+
+
+# -- public networks on a new backend (snf-manage backend-add) ---------------------------------
+
+def place_public_networks(session: Session, backend, user_id: str) -> list:
+    """Every live public network, put on a backend just added: its row there (PENDING) and a
+    network_create operation each (flushed), to hand over after the commit. A network being
+    removed is left out. The backend stays drained until all are ACTIVE there
+    (`check_undrain`)."""
+    from .operations import NETWORK_REMOVE, new_create
+
+    placed = []
+    for network in session.scalars(select(Network).where(Network.public.is_(True), Network.deleted.is_(False))
+                                   .order_by(Network.id)):
+        if any(op.kind == NETWORK_REMOVE and not op.is_finished for op in network.operations):
+            continue
+        row, op = new_create(network, backend, user_id)
+        session.add_all([row, op])
+        placed.append(op)
+    session.flush()
+    return placed
+
+
+def check_undrain(session: Session, backend_id: int) -> None:
+    """Conflict (naming `drained`) while a public network is not ACTIVE on the backend yet: a
+    backend takes servers only once it holds the public networks they may be given."""
+    waiting = session.scalars(select(Network.id).join(BackendNetwork, BackendNetwork.network_id == Network.id)
+                              .where(BackendNetwork.backend_id == backend_id, Network.public.is_(True),
+                                     Network.deleted.is_(False),
+                                     BackendNetwork.state != NetworkState.ACTIVE.value)
+                              .order_by(Network.id)).all()
+    if waiting:
+        shown = ", ".join(str(i) for i in waiting[:10]) + (", ..." if len(waiting) > 10 else "")
+        raise Conflict(f"public network(s) {shown} are not active on backend {backend_id} yet: it stays drained "
+                       "until they are (see network show)", field="drained")

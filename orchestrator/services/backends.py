@@ -8,7 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import backends, catalog, credentials
+from ..auth import ADMIN
 from ..models import Backend
+from ..network import networks
+from . import handover
 from .context import Context
 
 log = logging.getLogger(__name__)
@@ -23,15 +26,32 @@ def get(ctx: Context, session: Session, backend_id: int) -> Backend:
 
 
 def add(ctx: Context, session: Session, **fields: Any) -> Backend:
-    """Checked by one /2/info call with its credentials; drained unless told otherwise."""
-    backend = catalog.add_backend(session, ctx.settings, ctx.credentials, **fields)
-    session.commit()
+    """Checked by one /2/info call with its credentials; drained unless told otherwise.
+
+    As snf-manage backend-add does, every public network is put on it (a network_create
+    operation each, committed with the backend, then handed over); while there are any, it
+    is added drained whatever was asked, and stays so until they are ACTIVE there."""
+    try:  # (no database write lock across add_backend's /2/info call: adding a backend is rare)
+        backend = catalog.add_backend(session, ctx.settings, ctx.credentials, **fields)
+        placed = networks.place_public_networks(session, backend, ADMIN.user_id)
+        if placed and not backend.drained:
+            backend.drained = True
+            log.info("backend=%s added drained: %d public network(s) to put on it first", backend.id, len(placed))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for op in placed:
+        handover.run(ctx, op)
     return backend
 
 
 def modify(ctx: Context, session: Session, backend_id: int, **changes: Any) -> Backend:
-    backend = catalog.modify_backend(session, ctx.settings, ctx.credentials, catalog.get_backend(session, backend_id),
-                                     **changes)
+    """Undraining waits for the public networks put on the backend (Conflict naming `drained`)."""
+    backend = catalog.get_backend(session, backend_id)
+    if changes.get("drained") is False and backend.drained:
+        networks.check_undrain(session, backend.id)
+    backend = catalog.modify_backend(session, ctx.settings, ctx.credentials, backend, **changes)
     session.commit()
     return backend
 

@@ -46,10 +46,23 @@ def added(api, stack, extra_cluster):
     response = api.post("/api/v1/backends", json=_body(extra_cluster), headers=stack.admin_headers)
     assert response.status_code == 201, response.json
     backend = response.json
+    # The public networks other tests left on the stack are put on it first.
+    for op_id in _network_operations(stack, backend["id"]):
+        assert wait_operation(stack, op_id, timeout=60)["status"] == "SUCCEEDED"
     yield backend
     # Never leave an undrained extra backend behind for other tests' allocations.
     api.patch(f"/api/v1/backends/{backend['id']}", json={"drained": True}, headers=stack.admin_headers)
+    for op_id in _network_operations(stack, backend["id"]):
+        wait_operation(stack, op_id, timeout=60)
     api.delete(f"/api/v1/backends/{backend['id']}", headers=stack.admin_headers)
+
+
+def _network_operations(stack, backend_id: int) -> list[int]:
+    from orchestrator.models import Operation
+
+    with stack.session() as session:
+        return [op.id for op in session.query(Operation).filter(Operation.backend_id == backend_id,
+                                                                Operation.network_id.is_not(None))]
 
 
 def test_add_checks_the_cluster_and_is_drained_by_default(api, stack, added, extra_cluster):
@@ -143,3 +156,46 @@ def test_users_see_no_backend(api, stack):
     assert api.delete("/api/v1/backends/1", headers=user).status_code == 403
     listed = api.get("/api/v1/backends", headers=stack.admin_headers)
     assert listed.status_code == 200 and all("password" not in b for b in listed.json)
+
+
+def test_a_backend_added_gets_the_public_networks_before_it_can_be_undrained(api, stack, extra_cluster):
+    import requests
+
+
+    public = api.post("/api/v1/networks", headers=stack.admin_headers, json={
+        "name": "pub-for-new", "type": "CUSTOM", "shared": True, "cidr": "203.0.120.0/24"})
+    assert public.status_code == 202, public.json
+    for op in public.json["operations"]:
+        assert wait_operation(stack, op["id"], timeout=60)["status"] == "SUCCEEDED"
+    response = api.post("/api/v1/backends", json=_body(extra_cluster, drained=False), headers=stack.admin_headers)
+    assert response.status_code == 201, response.json
+    backend = response.json
+    try:
+        assert backend["drained"] is True  # asked undrained, added drained: it has networks to get first
+        placed = _network_operations(stack, backend["id"])
+        assert placed, "no network_create operation for the new backend"
+        refused = api.patch(f"/api/v1/backends/{backend['id']}", json={"drained": False}, headers=stack.admin_headers)
+        # Its jobs take 0.3 s each on the simulator: the network is not ACTIVE there yet.
+        assert refused.status_code == 409 and "drained" in refused.json["errors"]["json"], refused.json
+        named = refused.json["message"].split("public network(s) ", 1)[1].split(" are ", 1)[0].split(", ")
+        assert str(public.json["id"]) in named, refused.json
+        assert {wait_operation(stack, op_id, timeout=60)["status"] for op_id in placed} == {"SUCCEEDED"}
+        name = f"{stack.ctx.settings.backend_prefix_id}net-{public.json['id']}"
+        found = requests.get(f"{extra_cluster.url}/2/networks/{name}", auth=("rapi", EXTRA_PASSWORD), timeout=5)
+        assert found.status_code == 200 and [g[0] for g in found.json()["group_list"]] == ["default"]
+        shown = api.get(f"/api/v1/networks/{public.json['id']}", headers=stack.admin_headers).json
+        assert backend["id"] in [b["backend_id"] for b in shown["backends"] if b["status"] == "ACTIVE"]
+        undrained = api.patch(f"/api/v1/backends/{backend['id']}", json={"drained": False},
+                              headers=stack.admin_headers)
+        assert undrained.status_code == 200 and undrained.json["drained"] is False, undrained.json
+    finally:
+        api.patch(f"/api/v1/backends/{backend['id']}", json={"drained": True}, headers=stack.admin_headers)
+        for op_id in _network_operations(stack, backend["id"]):
+            wait_operation(stack, op_id, timeout=60)
+        assert api.delete(f"/api/v1/backends/{backend['id']}", headers=stack.admin_headers).status_code == 204
+    shown = api.get(f"/api/v1/networks/{public.json['id']}", headers=stack.admin_headers).json
+    assert shown["status"] == "ACTIVE" and backend["id"] not in [b["backend_id"] for b in shown["backends"]]
+    removed = api.delete(f"/api/v1/networks/{public.json['id']}", headers=stack.admin_headers)
+    for op in removed.json["operations"]:
+        if op["kind"] == "network_remove":
+            assert wait_operation(stack, op["id"], timeout=60)["status"] == "SUCCEEDED"

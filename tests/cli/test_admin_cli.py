@@ -82,6 +82,12 @@ def test_backend_add_list_modify_update_status_remove(stack, extra_cluster):
         fails("backend", "list", "--filter-by", "drained=maybe", says="expected true or false")
         fails("backend", "list", "--filter-by", "drained", says="expected key=value")
 
+        # Public networks other tests left on the stack are put on it first (it is undrained after).
+        from tests.api.test_backends import _network_operations
+        from tests.integration.helpers import wait_operation
+
+        for op_id in _network_operations(stack, bid):
+            assert wait_operation(stack, op_id, timeout=60)["status"] == "SUCCEEDED"
         modified = json.loads(run("backend", "modify", bid, "--undrained", "--offline", "--disk-templates",
                                   "plain", "--output", "json").stdout)
         assert (modified["drained"], modified["offline"], modified["disk_templates"]) == (False, True, ["plain"])
@@ -100,8 +106,6 @@ def test_backend_add_list_modify_update_status_remove(stack, extra_cluster):
         server = active_server(stack, name="cli-on-extra", backend_id=bid)
         fails("backend", "remove", bid, says="server(s) that are not deleted")
         destroy = stack.client.delete(f"/api/v1/servers/{server['id']}", headers=stack.admin_headers)
-        from tests.integration.helpers import wait_operation
-
         assert wait_operation(stack, destroy.json["id"])["status"] == "SUCCEEDED"
         assert f"backend {bid} removed" in run("backend", "remove", bid).output
         bid = None

@@ -371,6 +371,30 @@ def port_show(services: Context, port_id: int, output: str) -> None:
         show(port_row(networks.get_port(services, session, ADMIN, port_id), detail=True), output)
 
 
+@port.command("inspect")
+@click.argument("port_id", type=int)
+@OUTPUT
+@pass_services
+def port_inspect(services: Context, port_id: int, output: str) -> None:
+    """The port beside the NIC of its name on its server's instance, read live (snf-manage
+    port-inspect)."""
+    with services.session() as session:
+        found = networks.inspect_port(services, session, ADMIN, port_id)
+        found = {**found, "port": port_row(found["port"], detail=True)}
+    if output == "json":
+        click.echo(json.dumps(found, default=str, indent=2))
+        return
+    click.echo("== port")
+    show({**found["port"], "ganeti_name": found["ganeti_name"]}, "table")
+    click.echo(f"\n== instance {found['instance'] or '-'}")
+    if found["error"]:
+        click.echo(f"cluster: {found['error']}")
+    elif found["nic"] is None:
+        click.echo("no NIC of this name" if found["instance"] else "on no server")
+    else:
+        show(found["nic"], "table")
+
+
 @port.command("remove")
 @click.argument("port_id", type=int)
 @pass_services

@@ -82,3 +82,34 @@ def inspect_network(session: Session, network: Network, client_for: Callable[[Ba
             for entry, read in reads:
                 entry["ganeti"], entry["error"] = read.result()
     return {"network": network, "ganeti_name": name, "backends": entries}
+
+
+# Ganeti's NIC fields of an instance (rapi.rst /2/instances/[instance_name], the nic.* lists).
+NIC_FIELDS = ("name", "mac", "ip", "mode", "link", "network", "uuid")
+
+
+def inspect_port(port, server, client: RapiClient | None, prefix: str) -> dict[str, Any]:
+    """{"port", "ganeti_name", "instance", "nic", "error"}: a port beside the NIC of its name on
+    its server's instance, read live (one GET /2/instances/<name>). `nic` None where the
+    instance has no NIC of that name (or the port is on no server); a read that failed is
+    `error`, one line."""
+    found = {"port": port, "ganeti_name": port.ganeti_name(prefix), "instance": None, "nic": None, "error": None}
+    if server is None or client is None:
+        return found
+    found["instance"] = server.instance_name(prefix)
+    try:
+        inst = client.instance(found["instance"])
+    except RapiNotFound:
+        found["error"] = f"the cluster has no instance {found['instance']}"
+        return found
+    except RapiError as exc:
+        found["error"] = one_line(exc.message)
+        return found
+    columns = {key: list(inst.get(f"nic.{key}s") or []) for key in ("name", "mac", "ip", "mode", "link", "uuid")}
+    columns["network"] = list(inst.get("nic.networks.names") or [])
+    names = columns["name"]
+    if found["ganeti_name"] in names:
+        at = names.index(found["ganeti_name"])
+        found["nic"] = {"index": at, **{key: (columns[key][at] if at < len(columns[key]) else None)
+                                        for key in NIC_FIELDS}}
+    return found

@@ -23,7 +23,7 @@ from .. import auth
 from ..auth import Principal
 from ..db import write_lock
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from ..models import Backend, Network, Pool, PoolType, Port, Subnet
+from ..models import Backend, Network, Pool, PoolType, Port, Server, Subnet
 from ..network import flavors, inspect, networks, pools, ports
 from ..network import operations as netops
 from ..validation import check_name
@@ -98,6 +98,18 @@ def inspect_network(ctx: Context, session: Session, who: Principal, network_id: 
     _admin(who, "inspect networks")
     network = networks.get_network(session, network_id, user_id=who.user_id, admin=True)
     return inspect.inspect_network(session, network, ctx.cluster, ctx.settings.backend_prefix_id)
+
+
+def inspect_port(ctx: Context, session: Session, who: Principal, port_id: int) -> dict[str, Any]:
+    """Administrators (as snf-manage port-inspect): the port beside the NIC of its name
+    (`<BACKEND_PREFIX_ID>nic-<id>`) on its server's instance, read live; `nic` None where the
+    instance has none, a read that failed its `error`."""
+    _admin(who, "inspect ports")
+    port = ports.get_port(session, port_id, user_id=who.user_id, admin=True)
+    server = session.get(Server, port.server_id) if port.server_id is not None else None
+    backend = server.backend if server is not None else None
+    client = ctx.cluster(backend) if backend is not None and not backend.offline else None
+    return inspect.inspect_port(port, server, client, ctx.settings.backend_prefix_id)
 
 
 def create_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str = "MAC_FILTERED",

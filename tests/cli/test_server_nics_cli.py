@@ -54,3 +54,21 @@ def test_a_network_is_created_with_its_subnet_or_not_at_all(stack):
     fails("network", "create", "--owner", "cli-jo", "--name", "jo-gw", "--gateway", "10.0.0.1",
           says="--gateway and --no-gateway go with --subnet")
     assert [n["name"] for n in run_json("network", "list", "--filter-by", "user=cli-jo")] == ["jo-net"]
+
+
+def test_port_inspect_shows_the_port_beside_its_nic_on_the_instance(stack):
+    net = run_json("network", "create", "--owner", "cli-kim", "--name", "kim-net", "--subnet", "10.63.0.0/29")
+    server = run_json("server", "create", "--user", "cli-kim", "--name", "kim-vm", "--flavor", 1, "--image", 1,
+                      "--network", net["id"], "--wait")
+    (port,) = run_json("port", "list", "--filter-by", f"server={server['id']}")
+    found = run_json("port", "inspect", port["id"])
+    prefix = stack.ctx.settings.backend_prefix_id
+    assert found["instance"] == f"{prefix}{server['id']}" and found["error"] is None
+    assert found["nic"] == {"index": 0, "name": f"{prefix}nic-{port['id']}", "mac": port["mac"],
+                            "ip": port["fixed_ips"][0], "mode": "bridged", "link": found["nic"]["link"],
+                            "network": f"{prefix}net-{net['id']}", "uuid": found["nic"]["uuid"]}
+    table = run("port", "inspect", port["id"]).output
+    assert "== instance" in table and f"{prefix}nic-{port['id']}" in table
+    free = run_json("port", "create", "--network", net["id"])
+    assert "on no server" in run("port", "inspect", free["id"]).output
+    fails("port", "inspect", 999999, says="port 999999 not found")

@@ -11,10 +11,11 @@ from orchestrator.services.context import Context, build_context
 from orchestrator.settings import Settings
 
 from . import docs, errors, metrics
-from .views import admin, catalog, health, networks, operations, servers
+from .views import admin, catalog, floating_ips, health, networks, operations, quotas, servers
 
 BLUEPRINTS = (servers.blp, operations.blp, operations.config_blp, catalog.backends_blp, catalog.flavors_blp,
-              catalog.images_blp, *networks.BLUEPRINTS, admin.blp, admin.refresh_blp, health.blp)
+              catalog.images_blp, *networks.BLUEPRINTS, floating_ips.blp, quotas.blp, admin.blp, admin.refresh_blp,
+              health.blp)
 
 
 class OrchestratorApi(Api):

@@ -26,7 +26,8 @@ ERROR_DESCRIPTIONS = {
     403: "administrators only",
     404: "no such resource, or not the caller's to see",
     409: "conflicts with the resource's state",
-    413: "the request body is larger than API_MAX_BODY_BYTES",
+    413: "the request body is larger than API_MAX_BODY_BYTES, or (`overLimit`) it would take the user past a "
+         "quota: `resource`, `limit`, `usage` and `requested` say which",
     415: "the body is not JSON (Content-Type: application/json)",
     422: "invalid input: `errors` names the fields at fault",
 }
@@ -39,6 +40,11 @@ class ErrorSchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"description": "HTTP status name"})
     message = ma.fields.String(required=True, metadata={"description": "What was wrong"})
     errors = ma.fields.Dict(metadata={"description": "Messages by location and field"})
+    # overLimit (413) only: the quota that refused the request.
+    resource = ma.fields.String(metadata={"description": "overLimit: the quota resource, e.g. cyclades.vm"})
+    limit = ma.fields.Integer(metadata={"description": "overLimit: the user's limit of it"})
+    usage = ma.fields.Integer(metadata={"description": "overLimit: what the user holds and has reserved"})
+    requested = ma.fields.Integer(metadata={"description": "overLimit: what the request asked for"})
 
 
 def _flatten(errors, prefix: str = "") -> list[str]:
@@ -88,7 +94,11 @@ def handle_http_exception(error: HTTPException):
 def handle_domain_error(error: DomainError):
     errors = {"json": {error.field: [error.message]}} if error.field else None
     message = f"{error.field}: {error.message}" if error.field else error.message
-    response = jsonify(error_body(error.status, message, errors))
+    body = error_body(error.status, message, errors)
+    if getattr(error, "status_name", None):
+        body["status"] = error.status_name
+    body.update(getattr(error, "details", None) or {})
+    response = jsonify(body)
     response.status_code = error.status
     return response
 

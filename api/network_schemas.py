@@ -90,8 +90,9 @@ class NetworkSchema(ma.Schema):
     status = ma.fields.String(attribute="state", metadata={"description": "ACTIVE, PENDING, ERROR or DELETED"})
     type = ma.fields.String(attribute="flavor", metadata={"description": f"Synnefo's flavor: {', '.join(flavors.FLAVORS)}"})
     shared = ma.fields.Boolean(attribute="public", metadata={"description": "public: every user may use it"})
-    router_external = ma.fields.Function(lambda _network: False, data_key="router:external",
-                                         metadata={"type": "boolean", "description": "always false here"})
+    router_external = ma.fields.Boolean(attribute="floating_ip_pool", data_key="router:external", metadata={
+        "description": "a public network users allocate floating IPs from (Synnefo's floating_ip_pool)"})
+    drained = ma.fields.Boolean(metadata={"description": "no floating IP is drawn from it or attached any more"})
     subnets = ma.fields.Pluck(SubnetIdSchema, "id", many=True, metadata={"description": "the ids of its subnets"})
     mode = ma.fields.String(allow_none=True, metadata={"description": "Ganeti's network mode (bridged, routed, ...)"})
     link = ma.fields.String(allow_none=True, metadata={"description": "Ganeti's link: the bridge or routing table"})
@@ -124,10 +125,17 @@ class NetworkCreateSchema(ma.Schema):
     gateway_ip = ma.fields.String(allow_none=True, validate=_ip("gateway_ip"),
                                   metadata={"description": "the subnet's gateway (default: the first host; "
                                                            "null: none)"})
+    floating_ip_pool = JsonBoolean(data_key="router:external", metadata={
+        "description": "administrators, a public network: users allocate floating IPs from it"})
 
 
 class NetworkModifySchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=NAME)
+    name = ma.fields.String(validate=NAME)
+    floating_ip_pool = JsonBoolean(data_key="router:external", metadata={
+        "description": "administrators, a public network: a floating-IP pool, or no longer one"})
+    drained = JsonBoolean(metadata={
+        "description": "administrators: no floating IP is drawn from it or attached any more (those attached "
+                       "stay)"})
 
 
 class NetworkOperationSchema(ma.Schema):

@@ -35,7 +35,7 @@ BENCHES = {
     "events": ("bench_events.py", [], ["--events", "400", "--noops", "300"],
                "event ingestion, beside a bare no-op task"),
     "reconcile": ("bench_reconcile.py", [], ["--sizes", "1000,5000"],
-                  "reconciliation at 1k/10k/100k servers over 10 simulated backends"),
+                  "reconciliation at 1k/10k/100k servers, and of 1k/10k networks and pools, over 10 simulated backends"),
     "ports": ("bench_ports.py", [], ["--seconds", "1.5", "--rounds", "1"],
               "API POST /api/v1/ports (an address drawn from a pool) beside POST /api/v1/servers"),
     "sim": ("bench_sim.py", [], ["--instances", "10000", "--seconds", "1", "--rounds", "1"],
@@ -183,6 +183,28 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
                         "met" if goal["within_30s"] else "**NOT met**"))
             out.append((f"reconciliation goal, {goal['servers']:,} servers: peak RSS", f"{mb:.0f} MB",
                         "500 MB (the goal)", f"{mb / 500:.2f}", "met" if goal["within_500mb"] else "**NOT met**"))
+        nets = rec.get("networks")
+        if nets:
+            base = nets["sizes"][0]
+            for kind, what in (("networks", "network"), ("pools", "pool")):
+                base_us = base["runs"][kind]["seconds"] / base["runs"][kind]["checked"] * 1e6
+                for size in nets["sizes"]:
+                    figures = size["runs"][kind]
+                    us = figures["seconds"] / figures["checked"] * 1e6
+                    is_base = size is base
+                    out.append((f"{kind} reconciliation, {size['networks']:,} networks ({size['ports']:,} ports) "
+                                f"over {size['backends']} backends: time per {what}",
+                                f"{us:.0f} µs ({figures['seconds']:.2f} s in all)",
+                                f"{base_us:.0f} µs (per {what} at {base['networks']:,})" if not is_base
+                                else "(the baseline)", f"{us / base_us:.2f}",
+                                "at most linear: ratio ≲ 1" if not is_base else ""))
+            goal = nets["goal"]
+            out.append((f"networks and pools goal, {goal['networks']:,} networks, {goal['ports']:,} ports: time",
+                        f"{goal['seconds']:.1f} s (both runs)", "30 s (the goal)", f"{goal['seconds'] / 30:.2f}",
+                        "met" if goal["within_30s"] else "**NOT met**"))
+            out.append((f"networks and pools goal, {goal['networks']:,} networks: peak RSS", f"{goal['peak_mb']:.0f} MB",
+                        "500 MB (the goal)", f"{goal['peak_mb'] / 500:.2f}",
+                        "met" if goal["within_500mb"] else "**NOT met**"))
     else:
         failed("reconcile", "reconciliation")
 

@@ -39,6 +39,16 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "orchestrator.periodic.reconcile_servers",
             "schedule": settings.reconciliation_interval_min * 60,
         },
+        # Staggered as the servers' (each run a window of ids), at the same period; the three
+        # take locks of their own, so none waits for another.
+        "reconcile-networks": {
+            "task": "orchestrator.periodic.reconcile_networks",
+            "schedule": settings.reconciliation_interval_min * 60,
+        },
+        "reconcile-pools": {
+            "task": "orchestrator.periodic.reconcile_pools",
+            "schedule": settings.reconciliation_interval_min * 60,
+        },
         "recover-operations": {
             "task": "orchestrator.periodic.recover_operations",
             "schedule": max(1.0, settings.operation_stall_s / 2),

@@ -25,3 +25,15 @@ class Conflict(DomainError):
 
 class Forbidden(DomainError):
     status = 403
+
+
+class OverLimit(DomainError):
+    """A request that would take a user past a quota limit (Synnefo answers 413 overLimit);
+    it names the resource, its limit, the usage (with what is reserved) and what was asked."""
+
+    status = 413
+    status_name = "overLimit"
+
+    def __init__(self, message: str, *, resource: str, limit: int, usage: int, requested: int):
+        super().__init__(message)
+        self.details = {"resource": resource, "limit": limit, "usage": usage, "requested": requested}

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from .errors import Conflict, Invalid
 from .ganeti import OP_SHUTDOWN, OP_STARTUP
 from .models import Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
+from .quotas import commission as quota
 from .rapi import RapiClient, RapiError, RapiNotFound
 from .reconciliation import instance_nics, instance_operstate
 from .servers import last_operations
@@ -186,6 +187,7 @@ def import_server(session: Session, backend: Backend, instance_name: str, *, pre
     except IntegrityError:
         raise Conflict(f"server {server_id} already exists", field="instance_name") from None
     _advance_sequence(session, server_id)
+    quota.hold_new_server(session, server)  # an administrator's adoption: held, never refused
     op = Operation(kind="import", server_id=server.id, user_id=by, backend_id=backend.id,
                    status=OpStatus.SUCCEEDED.value, step=Step.DONE.value, finished_at=utcnow(),
                    params={"instance": instance_name, "owner": user_id})

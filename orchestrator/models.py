@@ -415,6 +415,10 @@ class Network(Timestamped, Base):
     mac_prefix_pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=NetworkState.ACTIVE.value)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A public network users draw floating IPs from (Synnefo's floating_ip_pool); drained: no
+    # floating IP is drawn from it or attached by it any more (those attached stay).
+    floating_ip_pool: Mapped[bool] = mapped_column(Boolean, default=False)
+    drained: Mapped[bool] = mapped_column(Boolean, default=False)
 
     subnets: Mapped[list["Subnet"]] = relationship(back_populates="network", order_by="Subnet.id",
                                                    lazy="selectin")
@@ -532,8 +536,10 @@ class Port(Timestamped, Base):
 
 
 class IPAddress(Timestamped, Base):
-    """An address of a subnet held by a port (or, later, a floating IP: no port). `deleted`
-    once given back (`released_at`), when its port is removed."""
+    """An address of a subnet held by a port, or a floating IP: a public address its user owns
+    (`floating_ip`), on a port while it is attached to a server and on none between. `deleted`
+    once given back (`released_at`): when its port is removed, or for a floating IP when its
+    user releases it."""
 
     __tablename__ = "ip_addresses"
     # No address of a subnet is held twice: the pool's lock decides, the database checks.
@@ -545,7 +551,88 @@ class IPAddress(Timestamped, Base):
     address: Mapped[str] = mapped_column(String(64))
     ip_version: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
+    floating_ip: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     port: Mapped[Port | None] = relationship(back_populates="addresses")
+    subnet: Mapped[Subnet] = relationship(lazy="select")
+
+
+class IPAddressLog(Base):
+    """Which server held a public address, from when to when (Synnefo's IPAddressLog, kept for
+    abuse reports): a row opens when a floating IP's NIC is on the server, closes when it is
+    detached, released or the server is destroyed. Never deleted."""
+
+    __tablename__ = "ip_address_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    ip_address_id: Mapped[int] = mapped_column(ForeignKey("ip_addresses.id"), index=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
+    server_id: Mapped[int] = mapped_column(ForeignKey("servers.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    allocated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# --- Quotas (docs/quotas.md) ------------------------------------------------------------------
+# Per user and resource (Synnefo's cyclades.* names, orchestrator.quotas.resources): the limit
+# (NULL: the deployment's QUOTA_DEFAULTS), what the user's rows hold and what is reserved for
+# operations in flight. Those rows are the per-user lock of a check-and-reserve; everything
+# else that moves usage (an operation's end, an event, a fix) appends a `QuotaChange` instead,
+# which takes no lock, and the next lock holder folds the changes into the holdings.
+
+
+class QuotaHolding(Base):
+    """One user's quota of one resource: `limit` (NULL: the deployment's default, -1: no
+    limit), `usage` (what the user's rows hold) and `pending` (reserved by commissions not yet
+    resolved), both less the `QuotaChange` rows not folded in yet."""
+
+    __tablename__ = "quota_holdings"
+    __table_args__ = (UniqueConstraint("user_id", "resource", name="uq_quota_holdings_user_resource"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    resource: Mapped[str] = mapped_column(String(64))
+    limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    usage: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class QuotaChange(Base):
+    """A change of usage or pending not folded into its holding yet: appended (no lock) by
+    whatever moved it, summed and deleted by the next holder of the user's lock."""
+
+    __tablename__ = "quota_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    resource: Mapped[str] = mapped_column(String(64))
+    usage: Mapped[int] = mapped_column(BigInteger, default=0)
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class QuotaCommission(Base):
+    """What an operation reserved when it was accepted (`reserved`: resource -> amount),
+    resolved once when it ends: ACCEPTED (it succeeded) or REJECTED (it failed, was canceled
+    or superseded); the reservation goes back to the user either way, since a success's
+    effect is in the usage its state change made. One PENDING commission per operation."""
+
+    __tablename__ = "quota_commissions"
+    __table_args__ = (
+        Index("uq_quota_commissions_pending_operation", "operation_id", unique=True,
+              sqlite_where=text("state = 'PENDING'"), postgresql_where=text("state = 'PENDING'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    operation_id: Mapped[int | None] = mapped_column(ForeignKey("operations.id"), nullable=True, index=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from .ganeti import JOB_VANISHED, OP_CREATE
 from .models import IN_FLIGHT, Operation, OpStatus, Step, utcnow
 from .network import attach
 from .network import operations as netops
+from .quotas import commission as quota
 from .servers import in_flight, lock_server
 from .state import JobReport, apply_job_report
 
@@ -30,7 +32,7 @@ def get_operation(session: Session, op_id: int, *, user_id: str, admin: bool) ->
     return op
 
 
-def reopen(session: Session, op: Operation) -> Operation:
+def reopen(session: Session, op: Operation, *, quota_defaults: Mapping[str, int | None] | None = None) -> Operation:
     """Make a FAILED operation resume where it can succeed (flushed, not committed).
 
     One request reopens it: the change from FAILED is a conditional UPDATE, so of retries
@@ -43,6 +45,10 @@ def reopen(session: Session, op: Operation) -> Operation:
     A Ganeti job that failed created nothing, and a job its cluster lost can no longer be
     followed: the operation goes back to submit a new job. Any other failure resumes at its
     own step. A reboot or resize shows its task (REBOOT, RESIZE) again while it runs.
+
+    A start or resize reserves its growth again, checked against the owner's quota
+    (`quota_defaults`: the deployment's limits; OverLimit refuses the retry): the failed
+    attempt gave its reservation back.
     """
     server = _check_reopenable(session, op)
     _claim_reopen(session, op)
@@ -65,6 +71,7 @@ def reopen(session: Session, op: Operation) -> Operation:
     elif server is not None:
         attach.reopened(session, op)
         _show_in_flight(server, op)
+        quota.reserve_on_reopen(session, op, server, defaults=quota_defaults or {})
     session.flush()
     return op
 

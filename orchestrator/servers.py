@@ -4,6 +4,7 @@ Nothing here talks to a cluster or a broker; the caller commits and enqueues.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,6 +17,7 @@ from .db import write_lock
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .ganeti import OP_REMOVE
 from .network import attach
+from .quotas import commission as quota
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
 from .state import JobReport, apply_job_report
 from .validation import check_name
@@ -116,7 +118,10 @@ def insert_operation(session: Session, op: Operation) -> Operation:
 
 
 def _supersede(session: Session, server: Server, by: str) -> None:
-    """Destroy wins: whatever is queued for the server is ended; its chain then stops."""
+    """Destroy wins: whatever is queued for the server is ended; its chain then stops (and
+    gives back any quota it reserved)."""
+    quota.settle_superseded(session, session.scalars(select(Operation.id).where(
+        Operation.server_id == server.id, Operation.status.in_(IN_FLIGHT))).all())
     session.execute(
         update(Operation)
         .where(Operation.server_id == server.id, Operation.status.in_(IN_FLIGHT))
@@ -128,12 +133,16 @@ def _supersede(session: Session, server: Server, by: str) -> None:
 
 
 def request_action(
-    session: Session, server: Server, action: str, *, user_id: str, admin: bool, **params: Any
+    session: Session, server: Server, action: str, *, user_id: str, admin: bool,
+    quota_defaults: Mapping[str, int | None] | None = None, **params: Any
 ) -> tuple[Operation, bool]:
     """Validate an action on `server` and write its operation (flushed, not committed); the
     operation and whether this request wrote it.
 
     A destroy asked while one is in flight is that destroy: it is returned, nothing is written.
+    A start or a resize that would take the owner past a quota (`quota_defaults`: the
+    deployment's limits) is refused (OverLimit); else what it grows is reserved for it
+    (orchestrator.quotas.commission), last, with the owner's quota lock.
     """
     if action not in ACTIONS and action not in ("suspend", "unsuspend") or action == "create":
         raise Invalid(f"unknown action {action!r}", field="action")
@@ -168,6 +177,7 @@ def request_action(
                    backend_id=server.backend_id, params=op_params)
     insert_operation(session, op)
     server.task = ACTIONS[action].task
+    quota.reserve_for(session, op, server, defaults=quota_defaults or {})
     return op, True
 
 

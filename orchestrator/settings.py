@@ -18,6 +18,9 @@ from urllib.parse import quote
 
 DEV_ADMIN_TOKEN = "dev-admin-token"
 FIX_KINDS = ("stale", "orphan", "state", "flavor", "nics", "build")
+# What network and pool reconciliation fix (orchestrator.reconciliation.networks, .pools).
+NETWORK_FIX_KINDS = ("stale", "orphan", "missing", "groups", "state", "reserved")
+POOL_FIX_KINDS = ("leaked", "unmarked")
 
 
 def _bool(value: str) -> bool:
@@ -43,15 +46,20 @@ def _network_ids(value: str) -> tuple[int, ...]:
     return tuple(int(item) for item in items)
 
 
-def _fixes(value: str) -> frozenset[str]:
-    """RECONCILIATION_FIXES: a comma list of fix kinds, or `all`."""
-    kinds = {k.strip() for k in value.split(",") if k.strip()}
-    if "all" in kinds:
-        return frozenset(FIX_KINDS)
-    unknown = kinds - set(FIX_KINDS)
-    if unknown:
-        raise ValueError(f"RECONCILIATION_FIXES: unknown {sorted(unknown)}; choose from {FIX_KINDS} or all")
-    return frozenset(kinds)
+def _fix_list(name: str, choices: tuple[str, ...]) -> Callable[[str], frozenset[str]]:
+    """A comma list of fix kinds among `choices`, or `all`."""
+    def parse(value: str) -> frozenset[str]:
+        kinds = {k.strip() for k in value.split(",") if k.strip()}
+        if "all" in kinds:
+            return frozenset(choices)
+        unknown = kinds - set(choices)
+        if unknown:
+            raise ValueError(f"{name}: unknown {sorted(unknown)}; choose from {choices} or all")
+        return frozenset(kinds)
+    return parse
+
+
+_fixes = _fix_list("RECONCILIATION_FIXES", FIX_KINDS)
 
 
 # How long an operation's attempt may take, by kind, before its Ganeti job is canceled and the
@@ -138,6 +146,26 @@ def _prefixlen(name: str) -> Callable[[str], int]:
     return parse
 
 
+def _quota_defaults(value: str) -> dict[str, int | None]:
+    """QUOTA_DEFAULTS: `resource=limit,...` (a limit is an integer >= 0 or `unlimited`);
+    resources not named keep no limit."""
+    from .quotas.resources import NAMES
+
+    limits: dict[str, int | None] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, limit = (part.strip() for part in item.partition("="))
+        if not sep or name not in NAMES:
+            raise ValueError(f"QUOTA_DEFAULTS: expected resource=limit with a resource among {', '.join(NAMES)}, "
+                             f"got {item!r}")
+        if limit.lower() == "unlimited":
+            limits[name] = None
+        elif limit.isdigit():
+            limits[name] = int(limit)
+        else:
+            raise ValueError(f"QUOTA_DEFAULTS {name}: a limit is an integer >= 0 or unlimited, got {limit!r}")
+    return limits
+
+
 def _env(name: str, parse: Callable[[str], Any] = str) -> dict[str, Any]:
     """Field metadata: the variable a field is read from, and how its text is parsed."""
     return {"env": name, "parse": parse}
@@ -156,6 +184,13 @@ class Settings:
     reconciliation_min: float = field(default=30.0, metadata=_env("RECONCILIATION_MIN", float))
     reconciliation_interval_min: float = field(default=1.0, metadata=_env("RECONCILIATION_INTERVAL_MIN", float))
     reconciliation_fixes: frozenset[str] = field(default=frozenset(), metadata=_env("RECONCILIATION_FIXES", _fixes))
+    # The fixes the beat's network and pool runs apply (an operator's run names its own).
+    reconciliation_network_fixes: frozenset[str] = field(
+        default=frozenset(), metadata=_env("RECONCILIATION_NETWORK_FIXES",
+                                           _fix_list("RECONCILIATION_NETWORK_FIXES", NETWORK_FIX_KINDS)))
+    reconciliation_pool_fixes: frozenset[str] = field(
+        default=frozenset(), metadata=_env("RECONCILIATION_POOL_FIXES",
+                                           _fix_list("RECONCILIATION_POOL_FIXES", POOL_FIX_KINDS)))
     backend_per_user: dict[str, int] = field(default_factory=dict, metadata=_env("BACKEND_PER_USER", _per_user))
     # The allocator's filters and weighers (dotted names or names in orchestrator.scheduler);
     # empty means the default lists.
@@ -222,6 +257,11 @@ class Settings:
     # cluster's defaults, on no network and with no port (what the product did before networks).
     default_server_networks: tuple[int, ...] = field(default=(), metadata=_env("DEFAULT_SERVER_NETWORKS",
                                                                                 _network_ids))
+    # The deployment's quota limits per user (docs/quotas.md), resource -> limit; a resource
+    # not named (and a user with no limit of their own) has none: an upgrade refuses nothing
+    # until an operator sets limits here or per user.
+    quota_defaults: dict[str, int | None] = field(default_factory=dict, metadata=_env("QUOTA_DEFAULTS",
+                                                                                      _quota_defaults))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":

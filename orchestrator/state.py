@@ -15,6 +15,7 @@ from typing import Any
 
 from .ganeti import FINAL_JOB_STATUSES, OP_CREATE, OP_REBOOT, OP_REMOVE, OP_SET_PARAMS, OP_SHUTDOWN, OP_STARTUP
 from .models import OperState, Server, utcnow
+from .quotas import commission as quota
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,17 @@ def apply_job_report(server: Server, report: JobReport, *, late: bool = False) -
     older than the one the server last heard of (an event that arrived out of order). A late
     report's effect on the state still counts by Ganeti's time, but the record of the newest
     job stays, and a destroyed server stays destroyed.
+
+    What the server holds of its owner's quota follows its new state and flavor here, the one
+    place both change (orchestrator.quotas.commission.follow).
     """
+    before = quota.held_by(server)
+    applied = _apply(server, report, late)
+    quota.follow(server, before)
+    return applied
+
+
+def _apply(server: Server, report: JobReport, late: bool) -> bool:
     if not late:
         _record(server, report)
     if server.backend_time is not None and report.timestamp < server.backend_time:

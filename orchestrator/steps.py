@@ -27,6 +27,7 @@ from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailabl
 from .state import JobReport, apply_job_report
 from .network import operations as netops  # the network kinds' steps (they use this module's)
 from .network import attach
+from .quotas import commission as quota
 
 if TYPE_CHECKING:  # the process's context: settings and RAPI clients (orchestrator.services)
     from .services.context import Context
@@ -52,12 +53,14 @@ def _at(op: Operation, step: Step) -> bool:
 
 
 def _close(op: Operation, status: OpStatus) -> None:
-    """A failed operation keeps the step it failed at, so a retry resumes there."""
+    """A failed operation keeps the step it failed at, so a retry resumes there. Every end of
+    an operation passes here: its quota reservation, if it made one, is resolved here, once."""
     op.status = status.value
     if status is OpStatus.SUCCEEDED:
         op.step = Step.DONE.value
     op.finished_at = utcnow()
     op.submit_lease_until = None
+    quota.settle(object_session(op), op)
     if op.server is not None:
         op.server.task = None
         attach.settle(object_session(op), op)
@@ -534,7 +537,8 @@ def give_up(session: Session, op_id: int, message: str, task_id: str | None = No
         session.commit()
 
 
-def rerun_reopens(session: Session, op_id: int, step: str, task_id: str | None) -> Operation | None:
+def rerun_reopens(session: Session, op_id: int, step: str, task_id: str | None, *,
+                  quota_defaults=None) -> Operation | None:
     """The operation, reopened (flushed), when this task is an operator's re-run of the task
     that failed it: same step, another task id; otherwise None. Conflict when it cannot be."""
     from .operations import reopen
@@ -543,7 +547,7 @@ def rerun_reopens(session: Session, op_id: int, step: str, task_id: str | None) 
     failed = (op.params or {}).get("failed_task") if op is not None else None
     if not failed or op.status != OpStatus.FAILED.value or failed.get("step") != step or failed.get("id") == task_id:
         return None
-    op = reopen(session, _load(session, op_id))
+    op = reopen(session, _load(session, op_id), quota_defaults=quota_defaults)
     op.params = {k: v for k, v in op.params.items() if k != "failed_task"}
     session.flush()
     return op

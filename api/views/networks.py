@@ -72,7 +72,8 @@ class Networks(MethodView):
         backends named (`backend_ids`, default every online backend): 202, PENDING, with one
         network_create operation per backend. A type the caller may not choose is a 403 naming
         `type`; no free bridge or MAC prefix left in the pools, a 409."""
-        with named_as_sent({"flavor": "type", "owner": "user_id", "public": "shared"}):
+        with named_as_sent({"flavor": "type", "owner": "user_id", "public": "shared",
+                            "floating_ip_pool": "router:external"}):
             network = networks.create_network(context(), g.db, principal(), **data)
         return network, (202 if network.public else 201)
 
@@ -91,8 +92,10 @@ class NetworkById(MethodView):
     @networks_blp.response(200, NetworkSchema)
     @documents(networks_blp, 400, 401, 403, 404, 409, 422)
     def patch(self, data, network_id: int):
-        """Rename (the owner, or an administrator)."""
-        return networks.modify_network(context(), g.db, principal(), network_id, **data)
+        """Rename (the owner, or an administrator); administrators also make a public network a
+        floating-IP pool (`router:external`) and drain it."""
+        with named_as_sent({"floating_ip_pool": "router:external"}):
+            return networks.modify_network(context(), g.db, principal(), network_id, **data)
 
     @networks_blp.response(200, NetworkDetailSchema)
     @networks_blp.alt_response(202, schema=NetworkDetailSchema,

@@ -46,9 +46,10 @@ class OperationById(MethodView):
 @blp.route("/<int:op_id>/retry")
 class OperationRetry(MethodView):
     @blp.response(202, OperationSchema)
-    @documents(blp, 401, 404, 409)
+    @documents(blp, 401, 404, 409, 413)
     def post(self, op_id: int):
-        """Resume a FAILED operation at the step that failed."""
+        """Resume a FAILED operation at the step that failed; a start or resize whose growth no
+        longer fits the owner's quota is a 413 (overLimit)."""
         return operations.retry(context(), g.db, principal(), op_id)
 
 

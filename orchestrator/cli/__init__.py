@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..errors import DomainError
-from . import backends, db, flavors, images, networks, operations, reconcile, servers, tokens
+from . import backends, db, flavors, floating_ips, images, networks, operations, reconcile, servers, tokens, users
 from .output import fail
 from .runtime import Runtime
 
@@ -31,7 +31,8 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(Runtime)  # settings and services are built on a command's first use
 
 
-for _module in (db, tokens, operations, backends, reconcile, flavors, images, servers, networks):
+for _module in (db, tokens, operations, backends, reconcile, flavors, images, servers, networks, floating_ips,
+                users):
     for _group in _module.GROUPS:
         main.add_command(_group)
 

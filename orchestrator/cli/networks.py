@@ -16,7 +16,7 @@ from .runtime import ADMIN, pass_services
 
 NETWORK_COLUMNS = ["id", "name", "user_id", "flavor", "state", "public", "mode", "link", "mac_prefix", "subnets",
                    "deleted", "created_at"]
-NETWORK_DETAIL = ("updated_at",)
+NETWORK_DETAIL = ("floating_ip_pool", "drained", "updated_at")
 NETWORK_FILTERS = {"name": "str", "flavor": "str", "user": "str", "user_id": "str", "deleted": "bool"}
 SUBNET_COLUMNS = ["id", "network_id", "name", "ip_version", "cidr", "gateway", "dhcp", "dns_nameservers",
                   "allocation_pools", "user_id"]
@@ -87,19 +87,21 @@ def network() -> None:
 @click.option("--cidr", "--subnet", "cidr", help="Its IPv4 subnet, e.g. 203.0.113.0/24 (a public network needs one).")
 @click.option("--gateway", "gateway_ip", help="The subnet's gateway (default: its first host).")
 @click.option("--no-gateway", is_flag=True, help="A subnet without a gateway.")
+@click.option("--floating-ip-pool", is_flag=True, help="A public network users allocate floating IPs from.")
 @OUTPUT
 @pass_services
 def network_create(services: Context, output: str, public: bool, backend_ids: tuple[int, ...],
-                   cidr: str | None, gateway_ip: str | None, no_gateway: bool, **fields) -> None:
+                   cidr: str | None, gateway_ip: str | None, no_gateway: bool, floating_ip_pool: bool,
+                   **fields) -> None:
     """Create a network, with its IPv4 subnet when --subnet is given. A private one is committed
     at once and reaches a backend when a server there first needs it (more addresses:
     `orchestrator subnet create --network ID --cidr ...`). A public one (`--public --subnet
     ...`) is PENDING, with one network_create operation per backend: follow them with
     `network show` or `operation show`."""
     if public:
-        fields.update(public=True, backend_ids=list(backend_ids) or None)
-    elif backend_ids:
-        fail("--backend is for a public network (--public)")
+        fields.update(public=True, backend_ids=list(backend_ids) or None, floating_ip_pool=floating_ip_pool)
+    elif backend_ids or floating_ip_pool:
+        fail("--backend and --floating-ip-pool are for a public network (--public)")
     if (gateway_ip or no_gateway) and cidr is None:
         fail("--gateway and --no-gateway go with --subnet")
     if cidr is not None:
@@ -171,14 +173,22 @@ def network_inspect(services: Context, network_id: int, output: str) -> None:
 
 @network.command("modify")
 @click.argument("network_id", type=int)
-@click.option("--name", required=True)
+@click.option("--name")
+@click.option("--floating-ip-pool/--no-floating-ip-pool", default=None,
+              help="A public network: users allocate floating IPs from it, or no longer.")
+@click.option("--drained/--undrained", default=None,
+              help="No floating IP is drawn from it or attached any more (those attached stay).")
 @OUTPUT
 @pass_services
-def network_modify(services: Context, network_id: int, name: str, output: str) -> None:
-    """Rename a network."""
+def network_modify(services: Context, network_id: int, name: str | None, floating_ip_pool: bool | None,
+                   drained: bool | None, output: str) -> None:
+    """Rename a network; make a public one a floating-IP pool, or drain it."""
+    if name is None and floating_ip_pool is None and drained is None:
+        fail("nothing to change: give --name, --floating-ip-pool or --drained")
     with services.session() as session:
-        show(network_row(networks.modify_network(services, session, ADMIN, network_id, name=name), detail=True),
-             output)
+        changed = networks.modify_network(services, session, ADMIN, network_id, name=name,
+                                          floating_ip_pool=floating_ip_pool, drained=drained)
+        show(network_row(changed, detail=True), output)
 
 
 @network.command("remove")

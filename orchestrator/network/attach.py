@@ -26,7 +26,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import (IN_FLIGHT, BackendNetwork, Network, NetworkState, Operation, OperState, OpStatus, Port,
                       PortState, Server, Step)
 from ..rapi.instances import nic_params
-from . import ports
+from . import floating_ips, ports
 from . import operations as netops
 from .networks import visible
 
@@ -302,10 +302,14 @@ def settle(session: Session, op: Operation) -> None:
             return
         if op.kind == "disconnect" and succeeded:
             release(session, port)
+        elif op.kind == "connect" and not succeeded and _floating(port):
+            release(session, port)  # made for its floating IP, which is left unattached
         elif op.kind == "connect" and not succeeded:
             port.server_id, port.index, port.state = None, None, PortState.DOWN.value
         else:
             port.state = up
+            if op.kind == "connect" and succeeded:
+                floating_ips.held(session, port)
     elif op.kind in ("start", "shutdown", "reboot") and succeeded:
         for port in server_ports(session, server.id):
             if port.state in (PortState.ACTIVE.value, PortState.DOWN.value):
@@ -313,10 +317,18 @@ def settle(session: Session, op: Operation) -> None:
     session.flush()
 
 
+def _floating(port: Port) -> bool:
+    return any(a.floating_ip and not a.deleted for a in port.addresses)
+
+
 def release(session: Session, port: Port) -> None:
-    """A server's port deleted with its NIC: its addresses back in their pools, and the
-    server's later NICs one index down, as Ganeti renumbers them."""
+    """A server's port deleted with its NIC: its addresses back in their pools (a floating IP
+    stays its user's, detached), and the server's later NICs one index down, as Ganeti
+    renumbers them."""
     server_id, index = port.server_id, port.index
+    for address in port.addresses:
+        if address.floating_ip and not address.deleted:
+            floating_ips.let_go(session, address)
     port.server_id, port.index = None, None
     session.flush()
     ports.remove_port(session, port)

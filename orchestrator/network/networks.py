@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import BackendNetwork, IPAddress, Network, NetworkState, PoolType, Port, Subnet
+from .. import quotas
 from ..validation import check_name
 from . import addressing, flavors, pools
 
@@ -207,6 +208,8 @@ def delete_rows(session: Session, network: Network) -> Network:
     for pool_id, value in ((network.link_pool_id, network.link), (network.mac_prefix_pool_id, network.mac_prefix)):
         if pool_id is not None:
             pools.release(pools.lock(session, pool_id), value)
+    if not network.deleted and not network.public and network.user_id:
+        quotas.charge(session, network.user_id, {quotas.PRIVATE_NETWORK: -1}, defaults={})  # given back, no lock
     network.deleted = True
     network.state = NetworkState.DELETED.value
     session.flush()

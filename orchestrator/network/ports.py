@@ -57,7 +57,7 @@ def check_fixed_ips(fixed_ips: Any) -> list[Wanted] | None:
     return wanted
 
 
-def _in_ranges(subnet: Subnet, address: addressing.IPAddr) -> bool:
+def in_pools(subnet: Subnet, address: addressing.IPAddr) -> bool:
     return any(low <= int(address) <= high for low, high in addressing.ranges_of(subnet.allocation_pools))
 
 
@@ -85,7 +85,7 @@ def resolve(subnets: list[Subnet], wanted: list[Wanted] | None) -> list[tuple[Su
             if subnet.ip_version == 6:
                 raise Invalid(f"subnet {subnet.id} is IPv6: its address is the EUI-64 of the port's MAC; name the "
                               "subnet only", field=FIELD)
-            if not _in_ranges(subnet, entry.address):
+            if not in_pools(subnet, entry.address):
                 raise Invalid(f"{entry.address} is outside subnet {subnet.id}'s allocation pools", field=FIELD)
         if any(s.id == subnet.id for s, _ in chosen):
             raise Invalid(f"one address of subnet {subnet.id} per port", field=FIELD)
@@ -157,12 +157,18 @@ def _insert_port(session: Session, network: Network, *, name: str, user_id: str)
 
 
 def remove_port(session: Session, port: Port) -> Port:
-    """Delete a port on no server (the caller locked it): its addresses go back to their pools."""
+    """Delete a port on no server (the caller locked it): its addresses go back to their pools,
+    but a floating IP, which is its user's, stays theirs on no port."""
     if port.deleted:
         raise Conflict(f"port {port.id} is deleted")
     if port.server_id is not None:
         raise Conflict(f"port {port.id} is attached to server {port.server_id}: it is detached by a server "
                        "operation first")
+    for address in port.addresses:
+        if address.floating_ip and not address.deleted:
+            address.port_id = None
+    session.flush()
+    session.expire(port, ["addresses"])
     live = [a for a in port.addresses if not a.deleted]
     subnets = {a.subnet_id: session.get(Subnet, a.subnet_id) for a in live}
     now = utcnow()

@@ -30,7 +30,24 @@ def reconcile(session: Session, backends: Iterable[Backend], client_for, options
                             backends_checked=[], backends_skipped={}, servers_checked=0)
     session.add(run)
     session.commit()
-    pass_ = _Pass(session, run, list(backends), client_for, options, lock)
+    flavors = load_flavors(session)
+
+    def check_one(backend: Backend, client, fetched) -> int:
+        return BackendReconciler(session, run, backend, client, options, flavors).run_once(fetched)
+
+    pass_ = over_backends(session, run, backends, client_for, fetch_instances, check_one, lock)
+    log.info("reconciliation run=%s trigger=%s checked=%s servers=%s skipped=%s",
+             run.id, trigger, pass_.checked, pass_.total, pass_.skipped)
+    return run
+
+
+def over_backends(session: Session, run: ReconciliationRun, backends: Iterable[Backend], client_for,
+                  fetch: Callable[[Any], Any], check_one: Callable[[Backend, Any, Any], int], lock) -> "_Pass":
+    """Check each backend that can be (online, its lock taken, its client made) with
+    `check_one(backend, client, fetch(client))`, the next backend's `fetch` read ahead on a
+    thread; each backend's results committed as it finishes, then the run closed. Servers'
+    and networks' runs share it."""
+    pass_ = _Pass(session, run, list(backends), client_for, fetch, check_one, lock)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read-ahead") as pool:
             current = pass_.begin(pool)
@@ -45,19 +62,17 @@ def reconcile(session: Session, backends: Iterable[Backend], client_for, options
     run.finished_at = utcnow()
     session.commit()
     session.expire(run, ["findings"])  # inserted in bulk: load them when asked
-    log.info("reconciliation run=%s trigger=%s checked=%s servers=%s skipped=%s",
-             run.id, trigger, pass_.checked, pass_.total, pass_.skipped)
-    return run
+    return pass_
 
 
 class _Pass:
     """A run's progress over its backends: which were checked, skipped (and why), locked."""
 
     def __init__(self, session: Session, run: ReconciliationRun, backends: list[Backend], client_for,
-                 options: Options, lock):
-        self.session, self.run, self.client_for, self.options, self.lock = session, run, client_for, options, lock
+                 fetch: Callable[[Any], Any], check_one: Callable[[Backend, Any, Any], int], lock):
+        self.session, self.run, self.client_for, self.lock = session, run, client_for, lock
+        self.fetch, self.check_one = fetch, check_one
         self.todo = iter(backends)
-        self.flavors = load_flavors(session)
         self.checked: list[int] = []
         self.skipped: dict[str, str] = {}
         self.held: list = []
@@ -84,15 +99,14 @@ class _Pass:
                     self.held.remove(guard)
                     _release(guard)
                 continue
-            return backend, client, guard, pool.submit(fetch_instances, client)
+            return backend, client, guard, pool.submit(self.fetch, client)
         return None
 
     def check(self, backend: Backend, client, guard, answer) -> None:
         """Compare (and fix) one backend with its bulk answer, commit, and free its lock."""
         backend_id = backend.id
         try:
-            reconciler = BackendReconciler(self.session, self.run, backend, client, self.options, self.flavors)
-            self.total += reconciler.run_once(answer.result())
+            self.total += self.check_one(backend, client, answer.result())
             self.checked.append(backend_id)
         except RapiError as exc:
             self.session.rollback()
@@ -116,9 +130,10 @@ def _release(guard) -> None:
         log.warning("reconciliation lock release: %s", exc)
 
 
-def redis_lock(client, ttl_s: int = 900) -> Callable[[Backend], Any]:
-    """The per-backend lock on the Redis `client`: two runs never overlap on one backend."""
+def redis_lock(client, ttl_s: int = 900, key: str = "reconcile:backend:{id}") -> Callable[[Backend], Any]:
+    """The per-backend lock on the Redis `client`: two runs never overlap on one backend.
+    Networks' runs take their own (`key`), so they do not wait for the servers'."""
     def lock(backend: Backend):
-        held = client.lock(f"reconcile:backend:{backend.id}", timeout=ttl_s, blocking=False)
+        held = client.lock(key.format(id=backend.id), timeout=ttl_s, blocking=False)
         return held if held.acquire() else None
     return lock

@@ -26,6 +26,7 @@ from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..models import Backend, Network, Pool, PoolType, Port, Server, Subnet
 from ..network import flavors, inspect, networks, pools, ports
 from ..network import operations as netops
+from .. import quotas
 from ..validation import check_name
 from . import handover
 from . import servers as server_services
@@ -115,7 +116,7 @@ def inspect_port(ctx: Context, session: Session, who: Principal, port_id: int) -
 def create_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str = "MAC_FILTERED",
                    mode: str | None = None, link: str | None = None, mac_prefix: str | None = None,
                    owner: str | None = None, public: bool = False, backend_ids: Iterable[int] | None = None,
-                   cidr: str | None = None, gateway_ip: Any = DEFAULT) -> Network:
+                   cidr: str | None = None, gateway_ip: Any = DEFAULT, floating_ip_pool: bool = False) -> Network:
     """A private network of the caller's (or `owner`'s, by an administrator): users may choose
     the enabled flavors only (API_ENABLED_NETWORK_FLAVORS) and never mode, link or MAC prefix.
     A MAC_FILTERED network takes a MAC prefix from the MAC-prefix pool, a PHYSICAL_VLAN one a
@@ -125,11 +126,14 @@ def create_network(ctx: Context, session: Session, who: Principal, *, name: str,
     owner) with its IPv4 subnet (`cidr`, required; `gateway_ip` as create_subnet's), on the
     backends named (`backend_ids`; default: every online backend), PENDING: one
     `network_create` operation and one PENDING backend row per backend, written in the
-    network's own transaction, committed, then handed over. Its `operations` are those."""
+    network's own transaction, committed, then handed over. Its `operations` are those.
+    `floating_ip_pool`: users may allocate floating IPs from it (a public network only)."""
     if public:
         return _create_public_network(ctx, session, who, name=name, flavor=flavor, mode=mode, link=link,
                                       mac_prefix=mac_prefix, owner=owner, backend_ids=backend_ids, cidr=cidr,
-                                      gateway_ip=gateway_ip)
+                                      gateway_ip=gateway_ip, floating_ip_pool=floating_ip_pool)
+    if floating_ip_pool:
+        raise Invalid("only a public network is a pool of floating IPs", field="floating_ip_pool")
     if backend_ids is not None:
         raise Invalid("only a public network is put on backends when it is created", field="backend_ids")
     return _create_private_network(ctx, session, who, name=name, flavor=flavor, mode=mode, link=link,
@@ -170,6 +174,8 @@ def _create_private_network(ctx: Context, session: Session, who: Principal, *, n
     if subnet_request is not None:
         networks.create_subnet(session, network, subnet_request)
         session.refresh(network)
+    # Last before the commit: the owner's quota lock (over cyclades.network.private: refused, nothing written).
+    quotas.charge(session, network.user_id, {quotas.PRIVATE_NETWORK: 1}, defaults=settings.quota_defaults)
     return network
 
 
@@ -187,7 +193,8 @@ def _create_public_network(ctx: Context, session: Session, who: Principal, **fie
 
 def _write_public_network(ctx: Context, session: Session, who: Principal, *, name: str, flavor: str,
                           mode: str | None, link: str | None, mac_prefix: str | None, owner: str | None,
-                          backend_ids: Iterable[int] | None, cidr: str | None, gateway_ip: Any) -> Network:
+                          backend_ids: Iterable[int] | None, cidr: str | None, gateway_ip: Any,
+                          floating_ip_pool: bool) -> Network:
     if not who.admin:
         raise Forbidden("only administrators may create public networks", field="public")
     check_name(name, "name")
@@ -209,6 +216,7 @@ def _write_public_network(ctx: Context, session: Session, who: Principal, *, nam
                                           defaults=defaults, public=True)
     except IntegrityError:
         raise Conflict("another network holds that link or MAC prefix") from None
+    network.floating_ip_pool = bool(floating_ip_pool)
     networks.create_subnet(session, network, subnet_request)
     for backend in targets:
         row, op = netops.new_create(network, backend, who.user_id)
@@ -249,12 +257,29 @@ def _public_backends(session: Session, wanted: list[int] | None) -> list[Backend
 
 
 @_atomic
-def modify_network(ctx: Context, session: Session, who: Principal, network_id: int, *, name: str) -> Network:
-    check_name(name, "name")
+def modify_network(ctx: Context, session: Session, who: Principal, network_id: int, *, name: str | None = None,
+                   floating_ip_pool: bool | None = None, drained: bool | None = None) -> Network:
+    """Rename a network; administrators also make a public network a floating-IP pool (or no
+    longer one) and drain it (no floating IP is drawn from it or attached any more; those
+    attached stay)."""
+    if name is not None:
+        check_name(name, "name")
+    for field, value in (("floating_ip_pool", floating_ip_pool), ("drained", drained)):
+        if value is not None and not who.admin:
+            raise Forbidden(f"only administrators set {field}", field=field)
+        if value is not None and not isinstance(value, bool):
+            raise Invalid("must be true or false", field=field)
     write_lock(session)
     network = networks.get_network(session, network_id, user_id=who.user_id, admin=who.admin, for_update=True)
     networks.owned(network, who.user_id, who.admin, "rename")
-    network.name = name
+    if floating_ip_pool and not network.public:
+        raise Invalid("only a public network is a pool of floating IPs", field="floating_ip_pool")
+    if name is not None:
+        network.name = name
+    if floating_ip_pool is not None:
+        network.floating_ip_pool = floating_ip_pool
+    if drained is not None:
+        network.drained = drained
     session.flush()
     return network
 

@@ -27,7 +27,7 @@ def get(ctx: Context, session: Session, who: Principal, op_id: int) -> Operation
 def retry(ctx: Context, session: Session, who: Principal, op_id: int) -> Operation:
     """Resume a FAILED operation at the step that failed: reopened, committed, dispatched."""
     op = get(ctx, session, who, op_id)
-    operations.reopen(session, op)
+    operations.reopen(session, op, quota_defaults=ctx.settings.quota_defaults)
     session.commit()
     handover.run(ctx, op)
     return op
@@ -50,7 +50,7 @@ def resume_rerun(ctx: Context, op_id: int, step: str, task_id: str | None) -> bo
     its chain again; True when it did (the re-run itself then stops)."""
     with ctx.session() as session:
         try:
-            op = steps.rerun_reopens(session, op_id, step, task_id)
+            op = steps.rerun_reopens(session, op_id, step, task_id, quota_defaults=ctx.settings.quota_defaults)
         except Conflict as exc:
             log.warning("op=%s re-run not resumed: %s", op_id, exc.message)
             return False

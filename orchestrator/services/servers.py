@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from .. import auth, inspect, servers, validation, vmconfig
 from ..db import write_lock
 from ..network import attach, ports
+from ..quotas import commission as quota
 from ..auth import Principal
 from ..errors import Forbidden, Invalid, NotFound
 from ..models import Backend, Operation, OpStatus, Port, Server
@@ -53,7 +54,8 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
     port on each network named, or the caller's port; [] none; absent, a port on each of the
     deployment's DEFAULT_SERVER_NETWORKS (none set: the cluster's default NIC). Ports and
     addresses are taken now, in the create's transaction (a full pool or a taken address
-    refuses the create, with nothing written)."""
+    refuses the create, with nothing written). The server holds its flavor against the
+    owner's quota from now on (OverLimit over it: nothing written)."""
     if owner is not None and owner != who.user_id and not who.admin:
         raise Forbidden("only administrators may create a server for another user", field="owner")
     if owner is not None:
@@ -76,6 +78,8 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
         attached = attach.attach_new(session, server, wanted, user_id=who.user_id, admin=who.admin, system=system)
         op.params = {**op.params, attach.NICS: [attach.nic_spec(p, ctx.settings.backend_prefix_id) for p in attached]}
         session.flush()
+    # Last before the commit: the owner's quota lock (a server over quota: refused, nothing written).
+    quota.charge_new_server(session, server, defaults=ctx.settings.quota_defaults)
     config = {"password": password or vmconfig.generate_password(),
               "config": {"hostname": vmconfig.hostname_for(name, server.id)}}
     user_key, installer_key = ctx.configs.new_key(), ctx.configs.new_key()
@@ -131,7 +135,8 @@ def sweep_installer_configs(ctx: Context) -> list[int]:
 def act(ctx: Context, session: Session, who: Principal, server_id: int, action: str, **params: Any) -> Operation:
     """start, shutdown, reboot, resize, destroy; suspend and unsuspend (administrators)."""
     server = get(ctx, session, who, server_id)
-    op, written = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin, **params)
+    op, written = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin,
+                                         quota_defaults=ctx.settings.quota_defaults, **params)
     session.commit()
     if written:  # a destroy asked again while it runs is already on its way
         handover.run(ctx, op)

@@ -33,3 +33,27 @@ def reconcile_servers(self, fixes: list[str] | None = None, backend_id: int | No
         run = reconciliation.run(ctx, session, fixes=None if fixes is None else frozenset(fixes),
                                  backend_id=backend_id, staggered=staggered, trigger="beat")
         return {"run": run.id, "servers_checked": run.servers_checked, "findings": len(run.findings)}
+
+
+@shared_task(name="orchestrator.periodic.reconcile_networks", bind=True)
+def reconcile_networks(self, fixes: list[str] | None = None, backend_id: int | None = None,
+                       staggered: bool = True) -> dict:
+    """A staggered pass over every backend's networks; fixes as RECONCILIATION_NETWORK_FIXES."""
+    ctx = self.app.context
+    with ctx.session() as session:
+        run = reconciliation.run_networks(ctx, session, fixes=None if fixes is None else frozenset(fixes),
+                                          backend_id=backend_id, staggered=staggered, trigger="beat")
+        return {"run": run.id, "networks_checked": run.servers_checked, "findings": len(run.findings),
+                "skipped": run.backends_skipped}
+
+
+@shared_task(name="orchestrator.periodic.reconcile_pools", bind=True)
+def reconcile_pools(self, fixes: list[str] | None = None, staggered: bool = True) -> dict:
+    """A staggered pass over the pools; fixes as RECONCILIATION_POOL_FIXES."""
+    ctx = self.app.context
+    with ctx.session() as session:
+        run = reconciliation.run_pools(ctx, session, fixes=None if fixes is None else frozenset(fixes),
+                                       staggered=staggered, trigger="beat")
+        if run is None:
+            return {"run": None, "skipped": "another pool reconciliation holds its lock"}
+        return {"run": run.id, "pools_checked": run.servers_checked, "findings": len(run.findings)}

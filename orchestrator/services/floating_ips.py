@@ -13,14 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import auth, quotas, servers
+from .. import auth, quotas
 from ..auth import Principal
 from ..db import write_lock
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import IPAddress, IPAddressLog, Operation
 from ..network import attach, floating_ips
 from ..network import operations as netops
-from . import handover
 from . import servers as server_services
 from .context import Context
 from .networks import _atomic, _reading
@@ -94,26 +93,19 @@ def attach_to(ctx: Context, session: Session, who: Principal, fip_id: int, serve
     holding the address, and the server's connect operation that hot-adds its NIC (after
     which the address is on the instance). A floating IP attached (or being attached) already,
     or on a network drained since, is a Conflict; another user's is not found."""
-    server = server_services.get(ctx, session, who, server_id)
-    try:
-        server = servers.lock_server(session, server)
+    def request(server):
         fip = floating_ips.get(session, fip_id, user_id=who.user_id, admin=who.admin, for_update=True)
         if fip.user_id != server.user_id:
             raise Conflict(f"floating IP {fip.id} belongs to {fip.user_id}, server {server.id} to "
                            f"{server.user_id}", field="device_id")
         network = netops.lock_network(session, floating_ips.network_of(session, fip).id)
         port = floating_ips.port_for(session, fip, network=network)
-        port, op, written = attach.request_connect(session, server, attach.Wanted(port_id=port.id),
-                                                   user_id=who.user_id, admin=who.admin,
-                                                   prefix=ctx.settings.backend_prefix_id)
-        servers.insert_operation(session, op)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    for started in (op, *written):
-        handover.run(ctx, started)
-    return _view(session, fip, op)
+        return attach.request_connect(session, server, attach.Wanted(port_id=port.id), user_id=who.user_id,
+                                      admin=who.admin, prefix=ctx.settings.backend_prefix_id)
+
+    change = server_services.change_nics(ctx, session, server_services.get(ctx, session, who, server_id), request)
+    fip = floating_ips.get(session, fip_id, user_id=who.user_id, admin=who.admin)
+    return _view(session, fip, change.operation)
 
 
 def detach(ctx: Context, session: Session, who: Principal, fip_id: int) -> FloatingIP:

@@ -3,6 +3,7 @@ durable operation at once."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,11 +165,18 @@ def connect(ctx: Context, session: Session, who: Principal, server_id: int, *, p
     name = ports.check_port_name(name)
     ports.check_fixed_ips(fixed_ips)
     wanted = attach.Wanted(network_id=network_id, fixed_ips=fixed_ips, port_id=port_id, name=name)
-    server = get(ctx, session, who, server_id)
+    return change_nics(ctx, session, get(ctx, session, who, server_id), lambda server: attach.request_connect(
+        session, server, wanted, user_id=who.user_id, admin=who.admin, prefix=ctx.settings.backend_prefix_id))
+
+
+def change_nics(ctx: Context, session: Session, server: Server,
+                request: Callable[[Server], tuple[Port, Operation, list[Operation]]]) -> NicChange:
+    """The one way a server's NICs change: under the server's lock, `request(server)` writes
+    the connect or disconnect (its port, its operation, and network operations it needs), the
+    operation goes in under the one-in-flight index, all is committed, then handed over."""
     try:
         server = servers.lock_server(session, server)
-        port, op, written = attach.request_connect(session, server, wanted, user_id=who.user_id, admin=who.admin,
-                                                   prefix=ctx.settings.backend_prefix_id)
+        port, op, written = request(server)
         servers.insert_operation(session, op)
         session.commit()
     except BaseException:
@@ -182,18 +190,8 @@ def connect(ctx: Context, session: Session, who: Principal, server_id: int, *, p
 def disconnect(ctx: Context, session: Session, who: Principal, server_id: int, port_id: int) -> NicChange:
     """Detach a port from its server: a durable disconnect operation hot-removes the NIC, and
     the port is deleted with it, its addresses back in their pools."""
-    server = get(ctx, session, who, server_id)
-    try:
-        server = servers.lock_server(session, server)
-        port, op = attach.request_disconnect(session, server, port_id, user_id=who.user_id, admin=who.admin,
-                                             prefix=ctx.settings.backend_prefix_id)
-        servers.insert_operation(session, op)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    handover.run(ctx, op)
-    return NicChange(port, op)
+    return change_nics(ctx, session, get(ctx, session, who, server_id), lambda server: (*attach.request_disconnect(
+        session, server, port_id, user_id=who.user_id, admin=who.admin, prefix=ctx.settings.backend_prefix_id), []))
 
 
 def modify(ctx: Context, session: Session, who: Principal, server_id: int, *, name: str | None = None,

@@ -170,3 +170,28 @@ def test_floating_ips_refused_leave_nothing_behind(stack):
     assert _free(stack, net) == free_at_start - 1
     _json(stack.client.delete(f"/api/v1/floatingips/{taken['id']}", headers=alice), 200)
     assert _free(stack, net) == free_at_start
+
+
+def test_floating_ips_count_against_the_quota(stack):
+    user_id = f"fip-quota-{stack.kind}"
+    headers = user_headers(stack, user_id)
+    net = _public_pool(stack, "203.0.113.32/28")
+    free_at_start = _free(stack, net)
+    limits = stack.client.patch(f"/api/v1/quotas/{user_id}", headers=stack.admin_headers,
+                                json={"cyclades.floating_ip": 1})
+    assert limits.status_code == 200, limits.json
+
+    first = _json(stack.client.post("/api/v1/floatingips", headers=headers, json={"floating_network_id": net["id"]}), 201)
+    usage = _json(stack.client.get("/api/v1/quotas", headers=headers), 200)["quotas"]["cyclades.floating_ip"]
+    assert (usage["usage"], usage["limit"]) == (1, 1)
+
+    refused = stack.client.post("/api/v1/floatingips", headers=headers, json={"floating_network_id": net["id"]})
+    assert refused.status_code == 413 and refused.json["status"] == "overLimit", refused.json
+    assert (refused.json["resource"], refused.json["limit"], refused.json["usage"]) == ("cyclades.floating_ip", 1, 1)
+    assert len(_json(stack.client.get("/api/v1/floatingips", headers=headers), 200)["floatingips"]) == 1
+    assert _free(stack, net) == free_at_start - 1  # the refused one drew nothing
+
+    _json(stack.client.delete(f"/api/v1/floatingips/{first['id']}", headers=headers), 200)
+    usage = _json(stack.client.get("/api/v1/quotas", headers=headers), 200)["quotas"]["cyclades.floating_ip"]
+    assert usage["usage"] == 0
+    _json(stack.client.post("/api/v1/floatingips", headers=headers, json={"floating_network_id": net["id"]}), 201)

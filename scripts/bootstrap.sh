@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what `make run` and `make test` need, and nothing when it is all there already.
 #
-#   - redis-server and PostgreSQL (Debian packages) when absent, through apt; the system
+#   - redis-server, PostgreSQL, RabbitMQ and Chromium with its driver (Debian packages) when absent, through apt; the system
 #     services the packages start are stopped and disabled: `make run` starts its own
 #     redis-server on REDIS_PORT and the tests start their own servers on free ports;
 #   - .venv with Python >= 3.11 when absent;
@@ -46,6 +46,9 @@ command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || apt_packages+=(postgresql)
 # RabbitMQ is the other supported broker; the tests run the integration suite on it too.
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_packages+=(rabbitmq-server)
+# The console's browser tests drive Debian's Chromium headless, through its driver.
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 
 PY=""
 if [ ! -x .venv/bin/python ]; then
@@ -107,6 +110,7 @@ done
 command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after apt"
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || die "PostgreSQL still missing after apt"
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || die "rabbitmq-server still missing after apt"
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "chromium or chromium-driver still missing after apt"
 
 # --- the virtualenv -----------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then

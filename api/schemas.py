@@ -9,6 +9,7 @@ from marshmallow import validate
 from orchestrator import auth, catalog, validation
 from orchestrator.errors import Invalid
 from orchestrator.servers import API_STATUSES
+from orchestrator.services import streams
 from orchestrator.state import api_status
 
 
@@ -392,3 +393,9 @@ class ReconciliationRunSchema(ma.Schema):
 
 class ReconciliationRunDetailSchema(ReconciliationRunSchema):
     findings = ma.fields.List(ma.fields.Nested(FindingSchema))
+
+
+class EventsQuerySchema(ma.Schema):
+    until = ma.fields.String(load_default="idle", validate=validate.OneOf(streams.UNTIL), metadata={
+        "description": "idle: the stream ends when no operation is in flight; deleted: it follows the "
+                       "server through every operation until it is deleted"})

@@ -263,6 +263,16 @@ class Settings:
     quota_defaults: dict[str, int | None] = field(default_factory=dict, metadata=_env("QUOTA_DEFAULTS",
                                                                                       _quota_defaults))
 
+    # Live event streams (docs/streams.md), served by the `streams` process (api/streams.py)
+    # without a request thread each: where clients reach it (the API's own /events route
+    # answers 307 there when set), at most so many open per user and in all, each re-reading
+    # its server at least this often (a change is pushed at once) and closed after this long.
+    streams_url: str = field(default="", metadata=_env("STREAMS_URL", lambda v: v.rstrip("/")))
+    streams_per_user: int = field(default=20, metadata=_env("STREAMS_PER_USER", int))
+    streams_max: int = field(default=5000, metadata=_env("STREAMS_MAX", int))
+    stream_recheck_s: float = field(default=5.0, metadata=_env("STREAM_RECHECK_S", float))
+    stream_max_s: float = field(default=3600.0, metadata=_env("STREAM_MAX_S", float))
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         """The settings a process starts with: its environment over the defaults above."""

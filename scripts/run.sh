@@ -32,6 +32,9 @@ fi
 default() { [ -n "${!1:-}" ] || export "$1=$2"; }  # unset or empty
 default API_PORT 8000
 default FLOWER_PORT 5555
+default STREAMS_PORT 8001
+# The API sends event-stream readers to the streams process (Procfile `streams`).
+default STREAMS_URL "http://127.0.0.1:$STREAMS_PORT"
 default REDIS_PORT 6379
 default SIM_BASE_PORT 5080
 default SIM_CLUSTERS 2
@@ -51,7 +54,7 @@ export PYTHONUNBUFFERED=1
 # --- ports must be free -----------------------------------------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 busy=()
-for port in "$REDIS_PORT" "$API_PORT" "$FLOWER_PORT"; do
+for port in "$REDIS_PORT" "$API_PORT" "$FLOWER_PORT" "$STREAMS_PORT"; do
     port_busy "$port" && busy+=("$port")
 done
 for ((i = 0; i < SIM_CLUSTERS; i++)); do
@@ -60,7 +63,7 @@ done
 if [ ${#busy[@]} -gt 0 ]; then
     echo "run.sh: port(s) ${busy[*]} already in use on 127.0.0.1." >&2
     echo "  Another stack still running? A system redis-server (service redis-server stop)?" >&2
-    echo "  Or choose other ports: REDIS_PORT, API_PORT, FLOWER_PORT, SIM_BASE_PORT (see .env.example)." >&2
+    echo "  Or choose other ports: REDIS_PORT, API_PORT, FLOWER_PORT, STREAMS_PORT, SIM_BASE_PORT (see .env.example)." >&2
     exit 1
 fi
 
@@ -96,6 +99,7 @@ cat <<EOF
   API            $API/api/v1
   API docs       $API/docs        (OpenAPI: $API/openapi.json)
   Health         $API/healthz
+  Event streams  $STREAMS_URL/api/v1/servers/<id>/events   (the streams process; the API answers 307 there)
   Flower         http://127.0.0.1:$FLOWER_PORT   (basic auth from FLOWER_BASIC_AUTH$( [ "$FLOWER_BASIC_AUTH" = flower:dev-flower-password ] && echo ": flower / dev-flower-password"))
   Redis          redis://127.0.0.1:$REDIS_PORT   (password in var/redis-password, or REDIS_PASSWORD)
 EOF

@@ -7,14 +7,14 @@ import time
 from flask import Response, g, stream_with_context
 from flask.views import MethodView
 
-from orchestrator.services import servers
+from orchestrator.services import servers, streams
 
 from .. import pagination
 from ..auth import context, principal, require_admin, require_principal
 from ..errors import documents, named_as_sent
 from ..parsing import Blueprint
-from ..schemas import (ActionSchema, OperationSchema, ServerAcceptedSchema, ServerCreateSchema, ServerImportSchema,
-                       ServerInspectSchema, ServerModifySchema, ServerPageSchema, ServerQuerySchema, ServerSchema)
+from ..schemas import (ActionSchema, EventsQuerySchema, OperationSchema, ServerAcceptedSchema, ServerCreateSchema,
+                       ServerImportSchema, ServerInspectSchema, ServerModifySchema, ServerPageSchema, ServerQuerySchema, ServerSchema)
 
 blp = Blueprint("servers", __name__, url_prefix="/api/v1/servers", description="Virtual machines")
 blp.before_request(require_principal)
@@ -121,28 +121,39 @@ class ServerImport(MethodView):
 
 @blp.route("/<int:server_id>/events")
 class ServerEvents(MethodView):
-    @blp.doc(responses={"200": {"description": "server-sent events: one `state` event per change",
-                                "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
-    @documents(blp, 401, 404)
-    def get(self, server_id: int):
-        """Stream the server's state, build progress and NICs until no operation is in flight."""
+    @blp.arguments(EventsQuerySchema, location="query")
+    @blp.doc(responses={"200": {"description": "server-sent events: one `state` event per change, then `end`",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        "307": {"description": "streams are served by the streams process (STREAMS_URL): "
+                                               "the same request there, with the same token"}})
+    @documents(blp, 401, 404, 422)
+    def get(self, args, server_id: int):
+        """Stream the server's state, build progress and NICs as they change.
+
+        Deployments run the `streams` process, which serves this without holding a request
+        thread per stream; with STREAMS_URL set this route answers 307 there. Without it the
+        API streams itself, re-reading the database a few times a second (a development set-up).
+        """
         ctx = context()
         servers.get(ctx, g.db, principal(), server_id)  # 404 if not theirs
-        return Response(stream_with_context(_server_events(ctx, server_id)), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        if ctx.settings.streams_url:
+            url = f"{ctx.settings.streams_url}/api/v1/servers/{server_id}/events?until={args['until']}"
+            return Response(json.dumps({"url": url, "message": "streams are served at this URL"}), status=307,
+                            mimetype="application/json", headers={"Location": url})
+        return Response(stream_with_context(_server_events(ctx, server_id, args["until"])),
+                        mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _server_events(ctx, server_id: int, interval: float = 0.25, limit_s: float = 900.0):
-    """Reads the database (the source of truth) and sends what changed; ends with the operation."""
+def _server_events(ctx, server_id: int, until: str, interval: float = 0.25):
+    """The fallback: reads the database (the source of truth) and sends what changed."""
     last = None
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        with ctx.session() as session:
-            state, moving = servers.live_state(ctx, session, server_id)
+    deadline = time.monotonic() + ctx.settings.stream_max_s
+    while True:
+        state, moving = streams.snapshot(ctx, server_id)
         if state != last:
             yield f"event: state\ndata: {json.dumps(state)}\n\n"
             last = state
-        if not moving:
+        if streams.finished(state, moving, until) or time.monotonic() >= deadline:
             yield "event: end\ndata: {}\n\n"
             return
         time.sleep(interval)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import redis as redis_lib
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import changes
 from ..credentials import Credentials
 from ..db import get_sessionmaker, session_scope
 from ..dispatch import Dispatcher
@@ -25,10 +26,14 @@ class Context:
 
     @functools.cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return get_sessionmaker(self.settings.database_url)
+        """The process's sessions; their commits announce the servers they changed (live streams)."""
+        sessions = get_sessionmaker(self.settings.database_url)
+        changes.install(sessions, lambda: self.redis)
+        return sessions
 
     def session(self) -> contextlib.AbstractContextManager[Session]:
         """A session that rolls back on error and always closes."""
+        self.sessions  # noqa: B018  (the announcing is installed with the sessionmaker)
         return session_scope(self.settings.database_url)
 
     @functools.cached_property

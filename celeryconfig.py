@@ -20,7 +20,9 @@ worker_prefetch_multiplier = 1
 
 # Flower and the metrics need task events.
 worker_send_task_events = True
-task_send_sent_event = True
+# No task-sent event per publish: it doubled the broker writes of every request that starts
+# an operation (bench/profile_paths.py), and Flower shows each task from its task-received.
+task_send_sent_event = False
 task_track_started = True
 
 task_default_queue = "provisioning"

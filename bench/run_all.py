@@ -38,6 +38,8 @@ BENCHES = {
                   "reconciliation at 1k/10k/100k servers, and of 1k/10k networks and pools, over 10 simulated backends"),
     "ports": ("bench_ports.py", [], ["--seconds", "1.5", "--rounds", "1"],
               "API POST /api/v1/ports (an address drawn from a pool) beside POST /api/v1/servers"),
+    "streams": ("bench_streams.py", [], ["--streams", "200", "--seconds", "1.5", "--rounds", "1"],
+                "GET /api/v1/servers p99 with 1,000 event streams open beside none, 50 clients creating meanwhile"),
     "sim": ("bench_sim.py", [], ["--instances", "10000", "--seconds", "1", "--rounds", "1"],
             "the simulator's request rate, beside a bare werkzeug route"),
 }
@@ -217,6 +219,17 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
                     f"{_n(s['rps'])} req/s (`POST /api/v1/servers`, same run)", f"{ports['ratio_rps']:.2f}", ""))
     else:
         failed("ports", "port creation rate")
+
+    streams = results.get("streams", {}).get("data")
+    if streams:
+        w, wo, mem = streams["with"], streams["without"], streams["memory_mib"]
+        out.append((f"`GET /api/v1/servers` p99 with {streams['streams']:,} event streams open, 50 clients creating "
+                    f"(API {mem['api_streams_open']:.0f} MiB, streams process {mem['streams_open']:.0f} MiB)",
+                    f"{w['get_p99_ms']:.0f} ms", f"{wo['get_p99_ms']:.0f} ms (no stream open, same run)",
+                    f"{streams['ratios']['get_p99']:.2f}",
+                    f"≤ 1.2: {'met' if streams['ratios']['get_p99'] <= 1.2 else '**NOT met**'}"))
+    else:
+        failed("streams", "API latency with event streams open")
 
     sim = results.get("sim", {}).get("data")
     if sim:

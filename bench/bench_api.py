@@ -14,7 +14,12 @@ so load from elsewhere hits both alike; medians over rounds are shown.
 - baseline: `bench.bare_app:create_app()`, a Flask route on the same method and path that
   reads the same JSON body and answers 202 with a small JSON.
 
-    .venv/bin/python bench/bench_api.py [--clients 50] [--seconds 5] [--rounds 3] [--json PATH]
+    .venv/bin/python bench/bench_api.py [--clients 50] [--seconds 5] [--rounds 3] [--database sqlite|postgresql]
+                                        [--json PATH]
+
+With `--database postgresql` the product runs on a throw-away PostgreSQL server (the
+production database) instead of the SQLite file. The API's memory (gunicorn's master and
+workers, resident) is read after the product's last round.
 """
 from __future__ import annotations
 
@@ -148,7 +153,37 @@ def arguments(description: str, rounds_help: str) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (the Procfile's)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (the Procfile's)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     return parser
+
+
+def rss_mib(pid: int, children: bool = False) -> float:
+    """Resident memory of a process (and, with `children`, of its direct children), MiB."""
+    pids = [pid]
+    if children:
+        try:
+            pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            pass
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def database(kind: str, tmp: Path):
+    """The product's database URL, and the server to stop afterwards (None for SQLite)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'bench.db'}", None
+    from tests.harness.services import PostgresServer
+
+    server = PostgresServer(tmp / "postgres").start()
+    return server.create_database("bench"), server
 
 
 def main(argv=None) -> int:
@@ -162,8 +197,8 @@ def main(argv=None) -> int:
         tmp = Path(tmp_name)
         broker = RedisServer(tmp / "redis").start()
         procs: list[subprocess.Popen] = []
+        db_url, db_server = database(args.database, tmp)
         try:
-            db_url = f"sqlite:///{tmp / 'bench.db'}"
             env = {**os.environ,
                    "DATABASE_URL": db_url,
                    "CELERY_BROKER_URL": broker.url(0),
@@ -203,11 +238,15 @@ def main(argv=None) -> int:
                 order = ("product", "baseline") if r % 2 == 0 else ("baseline", "product")
                 for name in order:
                     rounds[name].append(hammer(urls[name], args.clients, args.seconds, f"{name}-{r}"))
+            memory = {"product_api_mib": rss_mib(procs[0].pid, children=True),
+                      "baseline_api_mib": rss_mib(procs[1].pid, children=True)}
             loadavg = os.getloadavg()[0]
             product_accepted = sum(x["requests"] - x["errors"] for x in rounds["product"])
             queued = redis.Redis.from_url(broker.url(0)).llen("provisioning") - queued_before
         finally:
             stop(procs, broker)
+            if db_server is not None:
+                db_server.stop()
 
     figures = {}
     for name, rs in rounds.items():
@@ -222,12 +261,12 @@ def main(argv=None) -> int:
         "server": f"gunicorn {args.workers} workers x {args.threads} threads (gthread)",
         "product": p, "baseline": b, "chains_enqueued": queued, "product_accepted": product_accepted,
         "ratios": {"p50": p["p50_ms"] / b["p50_ms"], "p99": p["p99_ms"] / b["p99_ms"], "rps": p["rps"] / b["rps"]},
-        "loadavg": loadavg,
+        "loadavg": loadavg, "database": args.database, "memory": memory,
     }
 
     print(f"POST /api/v1/servers: {args.clients} client threads (requests.Session each), {len(rounds['product'])} "
           f"alternating rounds of {args.seconds:g} s, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"SQLite + redis-server, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{'SQLite' if args.database == 'sqlite' else 'PostgreSQL'} + redis-server, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"load average {loadavg:.1f}; medians over rounds")
     print()
     print("| metric | product: POST /api/v1/servers | baseline: bare Flask route | ratio product / baseline |")
@@ -238,6 +277,8 @@ def main(argv=None) -> int:
     print(f"| requests/s in each round | {' / '.join(f'{x:.0f}' for x in p['rps_rounds'])} "
           f"| {' / '.join(f'{x:.0f}' for x in b['rps_rounds'])} | |")
     print(f"| requests (errors) | {p['requests']} ({p['errors']}) | {b['requests']} ({b['errors']}) | |")
+    print(f"| gunicorn master + workers RSS (MiB) | {memory['product_api_mib']:.0f} | {memory['baseline_api_mib']:.0f} | "
+          f"{memory['product_api_mib'] / memory['baseline_api_mib']:.2f} |")
     print()
     print(f"chains waiting in the broker afterwards: {queued} for {product_accepted} creates accepted "
           f"(flushed with the broker)")

@@ -26,28 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_api import ADMIN_TOKEN, hammer, start_gunicorn, stop, wait_ready  # noqa: E402
+from bench.bench_api import ADMIN_TOKEN, hammer, rss_mib, start_gunicorn, stop, wait_ready  # noqa: E402
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def rss_mib(pid: int, children: bool = False) -> float:
-    """Resident memory of a process (and, with `children`, of its direct children)."""
-    pids = [pid]
-    if children:
-        try:
-            pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            pass
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 # --- the stream holder (a process of its own) -----------------------------------------------

@@ -30,6 +30,9 @@ BENCH = ROOT / "bench"
 BENCHES = {
     "api": ("bench_api.py", [], ["--seconds", "1.5", "--rounds", "1"],
             "API POST /api/v1/servers at 50 concurrent clients, beside a bare Flask route"),
+    "api-pg": ("bench_api.py", ["--database", "postgresql"], ["--seconds", "1.5", "--rounds", "1", "--database",
+                                                                 "postgresql"],
+               "the same on PostgreSQL"),
     "creates": ("bench_creates.py", [], ["--creates", "10", "--chains", "10"],
                 "end-to-end creates, beside a bare four-step Celery chain"),
     "events": ("bench_events.py", [], ["--events", "400", "--noops", "300"],
@@ -119,6 +122,26 @@ def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _api_rows(out: list, key: str, api: dict | None, failed) -> None:
+    """The create rows of one database (goals from the speed issue: throughput ≥ 0.7 of the
+    bare route, p99 ≤ 1.5×)."""
+    if not api:
+        failed(key, f"API `POST /api/v1/servers` ({key})")
+        return
+    p, b, ratio = api["product"], api["baseline"], api["ratios"]
+    db = "PostgreSQL" if api.get("database") == "postgresql" else "SQLite"
+    label = f"API `POST /api/v1/servers`, {api['clients']} concurrent clients, {db}"
+    base = "bare Flask route"
+    out.append((f"{label}: latency p50", f"{_n(p['p50_ms'], 1)} ms", f"{_n(b['p50_ms'], 1)} ms ({base})",
+                f"{ratio['p50']:.2f}", ""))
+    out.append((f"{label}: latency p99", f"{_n(p['p99_ms'], 1)} ms", f"{_n(b['p99_ms'], 1)} ms ({base})",
+                f"{ratio['p99']:.2f}", "≤ 1.5: " + ("met" if ratio["p99"] <= 1.5 else "**NOT met**")))
+    memory = api.get("memory") or {}
+    shown = f" (API {memory['product_api_mib']:.0f} MiB)" if memory else ""
+    out.append((f"{label}: throughput{shown}", f"{_n(p['rps'])} req/s", f"{_n(b['rps'])} req/s ({base})",
+                f"{ratio['rps']:.2f}", "≥ 0.7: " + ("met" if ratio["rps"] >= 0.7 else "**NOT met**")))
+
+
 def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
     """(measure, product, baseline, ratio, goal) per row; ratio = product / baseline."""
     out: list[tuple[str, str, str, str, str]] = []
@@ -128,19 +151,9 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
         if r is not None:
             out.append((what, f"**failed** (exit {r['rc']})", "", "", ""))
 
-    api = results.get("api", {}).get("data")
-    if api:
-        p, b, ratio = api["product"], api["baseline"], api["ratios"]
-        label = f"API `POST /api/v1/servers`, {api['clients']} concurrent clients"
-        base = "bare Flask route"
-        out.append((f"{label}: latency p50", f"{_n(p['p50_ms'], 1)} ms", f"{_n(b['p50_ms'], 1)} ms ({base})",
-                    f"{ratio['p50']:.2f}", ""))
-        out.append((f"{label}: latency p99", f"{_n(p['p99_ms'], 1)} ms", f"{_n(b['p99_ms'], 1)} ms ({base})",
-                    f"{ratio['p99']:.2f}", ""))
-        out.append((f"{label}: throughput", f"{_n(p['rps'])} req/s", f"{_n(b['rps'])} req/s ({base})",
-                    f"{ratio['rps']:.2f}", ""))
-    else:
-        failed("api", "API `POST /api/v1/servers`")
+    for key in ("api", "api-pg"):
+        _api_rows(out, key, results.get(key, {}).get("data"), failed)
+
 
     creates = results.get("creates", {}).get("data")
     if creates:

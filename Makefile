@@ -8,13 +8,14 @@ PYTEST_ARGS ?=
 # xdist: one worker per core, at most 2 (each worker starts its own services and Celery workers).
 PYTEST_XDIST ?= -n auto --maxprocesses 2 --dist loadgroup
 
-.PHONY: help bootstrap run test test-serial drills bench clean distclean
+.PHONY: help bootstrap run test test-serial drills bench screenshots clean distclean
 
 help:
 	@echo "make run        install what is missing, migrate, seed demo data, start the whole stack"
 	@echo "make test       install what is missing, run the whole test suite (PYTEST_ARGS=... to add)"
 	@echo "make drills     run the full failure drills and print their table"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make screenshots  save a PNG of each operator console page to docs/screenshots/"
 	@echo "make clean      remove var/ state and caches (make distclean also removes .venv)"
 
 bootstrap:
@@ -35,6 +36,9 @@ drills: bootstrap
 
 bench: bootstrap
 	$(PYTHON) bench/run_all.py
+
+screenshots: bootstrap
+	$(PYTHON) scripts/screenshots.py
 
 clean:
 	rm -rf var/* .pytest_cache build dist *.egg-info bench/*.tmp

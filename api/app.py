@@ -10,7 +10,7 @@ from orchestrator.logs import setup_logging
 from orchestrator.services.context import Context, build_context
 from orchestrator.settings import Settings
 
-from . import docs, errors, metrics
+from . import console, docs, errors, metrics, openstack
 from .views import admin, catalog, floating_ips, health, networks, operations, quotas, servers
 
 BLUEPRINTS = (servers.blp, operations.blp, operations.config_blp, catalog.backends_blp, catalog.flavors_blp,
@@ -48,6 +48,8 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
     errors.register(app)
     docs.install(app)
     metrics.install(app, context, settings)
+    openstack.install(app, context, settings)
+    console.install(app, context, settings)
     return app
 
 

@@ -149,7 +149,11 @@ def measure(url: str, repeats: int, servers: int, operations: int) -> list[tuple
                                   "LOG_LEVEL": "WARNING"})
     app = create_app(settings)
     client = app.test_client()
-    answer = client.post("/console/login", data={"token": settings.admin_token})
+    import re
+
+    form = client.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    answer = client.post("/console/login", data={"token": settings.admin_token, "csrf_token": csrf})
     assert answer.status_code == 302, answer.status_code
     results = []
     for name, path in PAGES:

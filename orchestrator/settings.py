@@ -273,6 +273,14 @@ class Settings:
     stream_recheck_s: float = field(default=5.0, metadata=_env("STREAM_RECHECK_S", float))
     stream_max_s: float = field(default=3600.0, metadata=_env("STREAM_MAX_S", float))
 
+    # The operator console (docs/console.md): the key that signs its session cookies (none: an
+    # HMAC of the admin token, so rotating that token signs everyone out), a session's life,
+    # whether the cookie is Secure even over http, and where its links to Flower point.
+    console_secret_key: str | None = field(default=None, repr=False, metadata=_env("CONSOLE_SECRET_KEY"))
+    console_session_ttl_s: float = field(default=8 * 3600.0, metadata=_env("CONSOLE_SESSION_TTL_S", float))
+    console_cookie_secure: bool = field(default=False, metadata=_env("CONSOLE_COOKIE_SECURE", _bool))
+    flower_url: str = field(default="http://127.0.0.1:5555", metadata=_env("FLOWER_URL", lambda v: v.rstrip("/")))
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         """The settings a process starts with: its environment over the defaults above."""
@@ -302,6 +310,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         shown["admin_token"] = "***"
         shown["metrics_token"] = self.metrics_token and "***"
+        shown["console_secret_key"] = self.console_secret_key and "***"
         shown["credentials_keys"] = tuple("***" for _ in self.credentials_keys)
         for name in ("database_url", "broker_url", "result_backend", "redis_url"):
             shown[name] = re.sub(r"(://[^:/@;]*:)[^@;]*@", r"\1***@", shown[name])

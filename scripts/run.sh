@@ -116,6 +116,21 @@ else
 fi
 cat <<EOF
 
+  OpenStack clients (docs/openstack.md): save this as ~/.config/openstack/clouds.yaml, then
+  'openstack --os-cloud dev server list'. For a user's cloud: 'orchestrator token create --user alice'
+  gives the secret, and the id is alice.
+    clouds:
+      dev:
+        auth_type: v3applicationcredential
+        auth:
+          auth_url: $API/identity/v3
+          application_credential_id: admin
+          application_credential_secret: $TOKEN
+        region_name: RegionOne
+        identity_api_version: 3
+EOF
+cat <<EOF
+
   Try it:
     curl -s -X POST $API/api/v1/servers \\
          -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\

@@ -9,21 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from tests.harness.http import served
+
 
 @pytest.fixture
 def live(stack) -> Iterator[str]:
     """The base URL of `stack.app` behind werkzeug's threaded server (one thread per request)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, stack.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-api", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with served(stack.app) as url:
+        yield url
 
 
 def at_once(count: int, request: Callable[[], requests.Response], timeout: float = 60.0) -> list[requests.Response]:

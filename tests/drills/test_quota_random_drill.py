@@ -208,7 +208,7 @@ def test_recorded_usage_is_the_recount_after_random_operations(drill_stack, tmp_
                 return not session.scalars(select(Operation.id).where(
                     Operation.id.in_(ids), Operation.status.in_(IN_FLIGHT))).first()
 
-        wait_for(all_ended, scaled(300, 150), interval=0.5, what="every accepted operation to end")
+        wait_for(all_ended, scaled(300, 240), interval=0.5, what="every accepted operation to end")
     finally:
         clear_faults(stack)
         worker.stop()

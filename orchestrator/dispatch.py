@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from celery import Celery
+from celery import Celery, chain
 
 CHAIN = ("orchestrator.ops.allocate_backend", "orchestrator.ops.submit_job", "orchestrator.ops.poll_job",
          "orchestrator.ops.finalize")
@@ -31,12 +31,8 @@ class CeleryDispatcher:
     def run_operation(self, op_id: int) -> None:
         # Steps already done return at once, so the whole chain resumes anywhere. Chain steps
         # return nothing anyone reads: no result is stored or subscribed to.
-        # One message with the rest of the chain in its `chain` field, as canvas' chain sends
-        # it (last step first; each worker pops the next), without canvas freezing four
-        # signatures per request: the largest cost of a create's hand-over (bench/profile_paths.py).
-        rest = [dict(self.app.signature(name, args=(op_id,), immutable=True, ignore_result=True))
-                for name in reversed(CHAIN[1:])]
-        self.app.send_task(CHAIN[0], args=(op_id,), chain=rest, ignore_result=True)
+        steps = [self.app.signature(name, args=(op_id,), immutable=True, ignore_result=True) for name in CHAIN]
+        chain(*steps).apply_async()
 
     def send(self, name: str, **kwargs: Any):
         """Any task by name (periodic work an operator asks for now)."""

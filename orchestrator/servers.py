@@ -164,6 +164,10 @@ def request_action(
             raise Conflict(f"operation {current.id} ({current.kind}) is in flight for this server")
         if server.operstate not in ALLOWED_FROM[action]:
             raise Conflict(f"cannot {action} a server in state {server.operstate}")
+        if server.backend_id is None:
+            # A create that failed before any cluster took it (ERROR, no backend): there is no
+            # instance to act on, only the server to destroy.
+            raise Conflict(f"server {server.id} is on no backend (its create failed); only destroy it")
     op_params = _action_params(session, server, action, params)
     if server.backend_id is None and action == "destroy":
         # The create never reached a cluster: nothing to remove there.

@@ -110,3 +110,32 @@ def test_bad_actions_name_the_field(stack):
     assert response.status_code == 422 and "type" in response.json["message"]
     response = act(stack, 999999, action="start")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+def test_a_server_whose_create_found_no_backend_can_only_be_destroyed(stack):
+    """Every backend drained: the create fails at allocation (ERROR, on no backend); a start,
+    a shutdown or a reboot of it is a 409 and writes nothing (a start's submit once crashed on
+    the missing backend and left its operation in flight); a destroy ends it at once."""
+    backends = stack.client.get("/api/v1/backends", headers=stack.admin_headers).json
+    try:
+        for backend in backends:
+            drained = stack.client.patch(f"/api/v1/backends/{backend['id']}", json={"drained": True},
+                                         headers=stack.admin_headers)
+            assert drained.status_code == 200, drained.json
+        status, created = stack.create_server(name="nowhere")
+        assert status == 202, created
+        assert wait_operation(stack, created["operation"]["id"])["status"] == "FAILED"
+    finally:
+        for backend in backends:
+            stack.client.patch(f"/api/v1/backends/{backend['id']}", json={"drained": False}, headers=stack.admin_headers)
+    server = stack.server(created["id"])
+    assert server["status"] == "ERROR" and server["backend_id"] is None
+    before = stack.client.get(f"/api/v1/operations?server_id={created['id']}", headers=stack.admin_headers).json
+    for body in ({"action": "start"}, {"action": "shutdown"}, {"action": "reboot", "type": "soft"}):
+        refused = act(stack, created["id"], **body)
+        assert refused.status_code in (409,), (body, refused.json)
+    after = stack.client.get(f"/api/v1/operations?server_id={created['id']}", headers=stack.admin_headers).json
+    assert after == before
+    destroy = stack.client.delete(f"/api/v1/servers/{created['id']}", headers=stack.admin_headers)
+    assert destroy.status_code == 202 and destroy.json["status"] == "SUCCEEDED", destroy.json

@@ -22,6 +22,7 @@ one more run measures the Python heap peak with tracemalloc.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -132,25 +133,26 @@ def _reset_hwm() -> bool:
         return False
 
 
-def measure(servers: int, backends: int, drift: float) -> dict:
+@contextlib.contextmanager
+def _bench_env(prefix: str, serve: list[str]):
+    """A run's settings (a fresh SQLite file, a redis-server for the runs' per-backend locks,
+    as in production) and the simulator process started with `serve`: yields (settings, its
+    first line as JSON, the seconds it took to start); stops both afterwards."""
     from orchestrator.settings import Settings
     from tests.harness.services import RedisServer
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
-    redis = RedisServer(tmp / "redis").start()  # the runs' per-backend locks, as in production
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    redis = RedisServer(tmp / "redis").start()
     settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "ORCHESTRATOR_VAR_DIR": str(tmp),
                                   "REDIS_URL": redis.url(2), "RAPI_TIMEOUT_S": "300", "LOG_LEVEL": "WARNING"})
-    sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(servers), "--backends", str(backends),
-                            "--drift", str(drift)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                           cwd=ROOT)
+    sim = subprocess.Popen([sys.executable, __file__, *serve], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True, cwd=ROOT)
     try:
         t0 = time.perf_counter()
         line = sim.stdout.readline()
         if not line:
             raise RuntimeError("the simulator did not start")
-        started = json.loads(line)
-        sim_setup = time.perf_counter() - t0
-        return _measure(servers, backends, started, settings, sim_setup, repeats=5 if servers <= 10000 else 1)
+        yield settings, json.loads(line), time.perf_counter() - t0
     finally:
         sim.stdin.close()
         try:
@@ -158,6 +160,12 @@ def measure(servers: int, backends: int, drift: float) -> dict:
         except subprocess.TimeoutExpired:
             sim.kill()
         redis.stop()
+
+
+def measure(servers: int, backends: int, drift: float) -> dict:
+    with _bench_env("bench-reconcile-", ["--serve-sim", str(servers), "--backends", str(backends),
+                                         "--drift", str(drift)]) as (settings, started, sim_setup):
+        return _measure(servers, backends, started, settings, sim_setup, repeats=5 if servers <= 10000 else 1)
 
 
 def _measure(servers: int, backends: int, started: dict, settings, sim_setup: float, repeats: int = 1) -> dict:
@@ -318,29 +326,9 @@ def serve_net_sim(networks: int, backends: int, drift: float) -> None:
 
 
 def measure_networks(networks: int, backends: int, drift: float) -> dict:
-    from orchestrator.settings import Settings
-    from tests.harness.services import RedisServer
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-reconcile-net-"))
-    redis = RedisServer(tmp / "redis").start()
-    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "ORCHESTRATOR_VAR_DIR": str(tmp),
-                                  "REDIS_URL": redis.url(2), "RAPI_TIMEOUT_S": "300", "LOG_LEVEL": "WARNING"})
-    sim = subprocess.Popen([sys.executable, __file__, "--serve-net-sim", str(networks), "--backends", str(backends),
-                            "--drift", str(drift)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                           cwd=ROOT)
-    try:
-        line = sim.stdout.readline()
-        if not line:
-            raise RuntimeError("the simulator did not start")
-        return _measure_networks(networks, backends, drift, json.loads(line), settings,
-                                 repeats=3 if networks <= 2000 else 1)
-    finally:
-        sim.stdin.close()
-        try:
-            sim.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-        redis.stop()
+    with _bench_env("bench-reconcile-net-", ["--serve-net-sim", str(networks), "--backends", str(backends),
+                                             "--drift", str(drift)]) as (settings, started, _setup):
+        return _measure_networks(networks, backends, drift, started, settings, repeats=3 if networks <= 2000 else 1)
 
 
 def _network_rows(networks: int, backends: int, drift: float, macs: list[str], bridges: list[str],

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from celery import Celery, chain
+from celery import Celery
+from kombu.utils.uuid import uuid
 
 CHAIN = ("orchestrator.ops.allocate_backend", "orchestrator.ops.submit_job", "orchestrator.ops.poll_job",
          "orchestrator.ops.finalize")
@@ -31,8 +32,18 @@ class CeleryDispatcher:
     def run_operation(self, op_id: int) -> None:
         # Steps already done return at once, so the whole chain resumes anywhere. Chain steps
         # return nothing anyone reads: no result is stored or subscribed to.
-        steps = [self.app.signature(name, args=(op_id,), immutable=True, ignore_result=True) for name in CHAIN]
-        chain(*steps).apply_async()
+        # One message with the rest of the chain in its `chain` field, as canvas' chain sends
+        # it (last step first; each worker pops the next), without canvas' freezing of four
+        # signatures per request, the largest cost of a create's hand-over
+        # (bench/profile_paths.py). Each step's task id is fixed here, as canvas fixes it: a
+        # redelivered step sends its successor under the same id, which is how
+        # steps.rerun_reopens tells a duplicate from an operator's re-run.
+        rest = []
+        for name in reversed(CHAIN[1:]):
+            step = self.app.signature(name, args=(op_id,), immutable=True, ignore_result=True)
+            step.options["task_id"] = uuid()
+            rest.append(dict(step))
+        self.app.send_task(CHAIN[0], args=(op_id,), chain=rest, ignore_result=True)
 
     def send(self, name: str, **kwargs: Any):
         """Any task by name (periodic work an operator asks for now)."""

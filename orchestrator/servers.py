@@ -68,13 +68,13 @@ def request_create(
         if session.get(Backend, backend_id) is None:
             raise Invalid(f"backend {backend_id} does not exist", field="backend_id")
     server = Server(user_id=user_id, name=name, flavor=flavor, image=image)  # in BUILD
-    session.add(server)
-    session.flush()
     params: dict[str, Any] = {}
     if backend_id is not None:
         params["backend_id"] = backend_id
-    op = Operation(kind="create", server_id=server.id, user_id=user_id, step=Step.ALLOCATE.value, params=params)
-    session.add(op)
+    # One flush writes both (the server first, for the operation's key): the write
+    # transaction, SQLite's serial section, starts at that flush.
+    op = Operation(kind="create", server=server, user_id=user_id, step=Step.ALLOCATE.value, params=params)
+    session.add_all((server, op))
     session.flush()
     return server, op
 

@@ -103,6 +103,16 @@ class ConfigStore:
         pipe.execute()
         return key
 
+    def put_create(self, op_id: int, config: dict[str, Any], user_key: str, installer_key: str) -> None:
+        """A create's two entries (the user's and the installer's, with its operation's pointer)
+        in one MULTI/EXEC: one round trip inside the create's write transaction, not two."""
+        raw = json.dumps(config)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(_KEY.format(user_key), raw, ex=self.ttl_s)
+        pipe.set(_KEY.format(installer_key), raw, ex=self.ttl_s)
+        pipe.set(_INSTALLER.format(op_id), installer_key, ex=self.ttl_s)
+        pipe.execute()
+
     def installer_key(self, op_id: int) -> str | None:
         raw = self.client.get(_INSTALLER.format(op_id))
         return raw.decode() if isinstance(raw, bytes) else raw

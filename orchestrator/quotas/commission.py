@@ -63,11 +63,13 @@ def follow(server: Server, before: dict[str, int] | None) -> None:
         holdings.add_change(object_session(server), server.user_id, usage=delta)
 
 
-def charge_new_server(session: Session, server: Server, *, defaults: Mapping[str, int | None]) -> None:
+def charge_new_server(session: Session, server: Server, *, defaults: Mapping[str, int | None],
+                      limits: Mapping[str, int | None] | None = None) -> None:
     """A server just written for a create: it holds all of its flavor from now on; checked
     (OverLimit: the request is refused, nothing written). Locks the owner's holdings: call
-    it last before the commit."""
-    holdings.charge(session, server.user_id, held_by(server) or {}, defaults=defaults)
+    it last before the commit. `limits`: the owner's `holdings.limits_of`, read before the
+    transaction wrote (none in force: no lock is taken)."""
+    holdings.charge(session, server.user_id, held_by(server) or {}, defaults=defaults, limits=limits)
 
 
 def hold_new_server(session: Session, server: Server) -> None:

@@ -14,6 +14,7 @@ from .. import auth, inspect, servers, validation, vmconfig
 from ..db import write_lock
 from ..network import attach, ports
 from ..quotas import commission as quota
+from ..quotas import holdings as quota_holdings
 from ..auth import Principal
 from ..errors import Forbidden, Invalid, NotFound
 from ..models import Backend, Operation, OpStatus, Port, Server
@@ -71,6 +72,7 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
     system = wanted is None
     if system and ctx.settings.default_server_networks:
         wanted = attach.defaults(ctx.settings.default_server_networks)
+    limits = quota_holdings.limits_of(session, owner)  # read before anything is written
     if wanted is not None:
         write_lock(session)  # before any pool or port is read (SQLite)
     server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
@@ -80,13 +82,12 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
         op.params = {**op.params, attach.NICS: [attach.nic_spec(p, ctx.settings.backend_prefix_id) for p in attached]}
         session.flush()
     # Last before the commit: the owner's quota lock (a server over quota: refused, nothing written).
-    quota.charge_new_server(session, server, defaults=ctx.settings.quota_defaults)
+    quota.charge_new_server(session, server, defaults=ctx.settings.quota_defaults, limits=limits)
     config = {"password": password or vmconfig.generate_password(),
               "config": {"hostname": vmconfig.hostname_for(name, server.id)}}
     user_key, installer_key = ctx.configs.new_key(), ctx.configs.new_key()
     try:
-        ctx.configs.put(config, user_key)
-        ctx.configs.put_installer(op.id, config, installer_key)
+        ctx.configs.put_create(op.id, config, user_key, installer_key)
         session.commit()
     except BaseException:
         ctx.configs.discard(user_key, installer_key, installer_of=op.id)

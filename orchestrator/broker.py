@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .wire import EXCHANGE, QUEUES, declare, exchange_type, transport_options
+from .wire import EXCHANGE, QUEUES, declare, exchange_type, transport_options, uses_quorum
 from .settings import Settings
 
 
@@ -23,9 +23,24 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_queues": declare(QUEUES, url, queue_type),
         "task_default_exchange": EXCHANGE,
         "task_default_exchange_type": exchange_type(url, queue_type),
+        # A queue a worker is told to consume (-Q) but not declared above (the Procfile's
+        # `celery`) is created by Celery: as a quorum queue too, or it is a classic queue on
+        # one RabbitMQ node, and every worker exits (NOT_FOUND, home node down) when that node
+        # dies (tests/multihost).
+        "task_create_missing_queue_type": "quorum" if uses_quorum(url, queue_type) else "classic",
         # A prefork child past this (KiB) is replaced once its task ends.
         "worker_max_memory_per_child": settings.worker_max_memory_mib * 1024,
         "beat_schedule": beat_schedule(settings),
+        # Beat keeps its schedule, the entries' last runs and a leader lock in Redis (celery-
+        # redbeat; docs/beat.md): any number of beats run, the one holding the lock sends. The
+        # URL keeps REDIS_PASSWORD percent-encoded as from_env wrote it; redis-py decodes it.
+        "beat_scheduler": "orchestrator.beat:LeaderScheduler",
+        "beat_max_loop_interval": settings.beat_max_loop_s,
+        "redbeat_redis_url": settings.redis_url,
+        # Set, so that redbeat does not fall back to the broker's transport options.
+        "redbeat_redis_options": {"socket_timeout": 10.0, "socket_connect_timeout": 5.0},
+        "redbeat_key_prefix": settings.beat_key_prefix,
+        "redbeat_lock_timeout": settings.beat_lock_timeout_s,
     }
 
 

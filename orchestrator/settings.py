@@ -166,6 +166,19 @@ def _quota_defaults(value: str) -> dict[str, int | None]:
     return limits
 
 
+def _bounded(name: str, kind: Callable[[str], Any], low: float, high: float | None = None) -> Callable[[str], Any]:
+    """A number of `kind` within [low, high], or a clear error naming the variable."""
+    def parse(value: str) -> Any:
+        try:
+            number = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"{name}: {value.strip()!r} is not a {kind.__name__}") from None
+        if number < low or (high is not None and number > high):
+            raise ValueError(f"{name}: must be from {low} to {high if high is not None else 'any'}, got {number}")
+        return number
+    return parse
+
+
 def _env(name: str, parse: Callable[[str], Any] = str) -> dict[str, Any]:
     """Field metadata: the variable a field is read from, and how its text is parsed."""
     return {"env": name, "parse": parse}
@@ -203,6 +216,17 @@ class Settings:
                                                    metadata=_env("OPERATION_DEADLINE_S", _deadlines))
     rabbitmq_queue_type: str = field(default="quorum", metadata=_env("RABBITMQ_QUEUE_TYPE", _queue_type))
     worker_max_memory_mib: int = field(default=256, metadata=_env("WORKER_MAX_MEMORY_MIB", int))
+    # Celery beat with a leader lock in Redis (celery-redbeat, docs/beat.md): any number of beat
+    # processes may run; the one holding the lock (in redis_url, under the key prefix) sends the
+    # periodic tasks and renews the lock at least every BEAT_MAX_LOOP_S. A standby asks for the
+    # lock every BEAT_MAX_LOOP_S, so it takes over at most BEAT_LOCK_TIMEOUT_S + BEAT_MAX_LOOP_S
+    # after the leader dies (the lock must outlive two loops). Give each deployment sharing one
+    # Redis its own prefix (the schedule, its last runs and the lock live under it).
+    beat_lock_timeout_s: int = field(default=30, metadata=_env("BEAT_LOCK_TIMEOUT_S",
+                                                               _bounded("BEAT_LOCK_TIMEOUT_S", int, 2)))
+    beat_max_loop_s: float = field(default=5.0, metadata=_env("BEAT_MAX_LOOP_S",
+                                                              _bounded("BEAT_MAX_LOOP_S", float, 0.1)))
+    beat_key_prefix: str = field(default="orchestrator:beat:", metadata=_env("BEAT_KEY_PREFIX"))
     vm_config_ttl_s: int = field(default=3600, metadata=_env("VM_CONFIG_TTL_S", int))
     public_api_url: str = ""  # from_env: PUBLIC_API_URL, else http://127.0.0.1:<API_PORT>
     rapi_timeout_s: float = field(default=10.0, metadata=_env("RAPI_TIMEOUT_S", float))

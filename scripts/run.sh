@@ -67,7 +67,7 @@ if [ ${#busy[@]} -gt 0 ]; then
     exit 1
 fi
 
-# var/ holds the database (with the clusters' credentials), the beat schedule, Flower's db and
+# var/ holds the database (with the clusters' credentials), Flower's db and
 # the agents' spools: every file the stack creates is its owner's only.
 umask 077
 mkdir -p var

@@ -51,8 +51,10 @@ class Sender:
     (the scan goes on spooling meanwhile), and says once that it is away and once that it
     is back."""
 
-    def __init__(self, emitter: Emitter, spools: list[Spool], keep_going=lambda: True, max_backoff: float = 5.0):
+    def __init__(self, emitter: Emitter, spools: list[Spool], keep_going=lambda: True, max_backoff: float = 5.0,
+                 batch: int = 50):
         self.emitter, self.spools, self.keep_going = emitter, spools, keep_going
+        self.batch = batch
         self.max_backoff = max_backoff
         self.failures = 0
         self.next_try = 0.0
@@ -64,7 +66,7 @@ class Sender:
         sent = 0
         try:
             for spool in self.spools:
-                sent += spool.drain(self.emitter.send, self.keep_going)
+                sent += spool.drain_batches(self.emitter.send_many, self.keep_going, self.batch)
         except Exception as exc:  # the broker is away: events stay spooled, in order
             self.failures += 1
             self.next_try = time.monotonic() + min(self.max_backoff, 0.25 * 2 ** self.failures)
@@ -96,6 +98,9 @@ def _common(fn):
     fn = click.option("--interval", default=0.5, show_default=True, help="Seconds between scans.")(fn)
     fn = click.option("--spool-dir", default=DEFAULT_SPOOL_DIR, envvar="NODE_AGENT_SPOOL_DIR", show_default=True)(fn)
     fn = click.option("--once", is_flag=True, help="Scan once, send, and exit.")(fn)
+    fn = click.option("--batch", default=50, show_default=True, envvar="NODE_AGENT_BATCH",
+                      type=click.IntRange(min=1),
+                      help="Most events sent in one message when several wait (1: one task per event).")(fn)
     return fn
 
 
@@ -156,12 +161,13 @@ class QueueWatcher:
 @click.option("--queue-dir", required=True, type=click.Path(file_okay=False), help="Ganeti's job queue directory.")
 @click.option("--sweep/--no-sweep", default=True, show_default=True,
               help="Also send what hook and progress runs left in the shared spools.")
-def watch_queue(cluster: str, interval: float, spool_dir: str, once: bool, queue_dir: str, sweep: bool) -> None:
+def watch_queue(cluster: str, interval: float, spool_dir: str, once: bool, batch: int, queue_dir: str,
+                sweep: bool) -> None:
     """Follow the job files of a Ganeti queue directory; one op_status event per change."""
     stopper = _Stopper()
     spool = _spool(spool_dir, f"queue-{cluster}")
     spools = [spool] + ([_spool(spool_dir, name) for name in SHARED_SPOOLS] if sweep else [])
-    sender = Sender(Emitter(), spools, keep_going=lambda: stopper.running)
+    sender = Sender(Emitter(), spools, keep_going=lambda: stopper.running, batch=batch)
     watcher = QueueWatcher(JobTracker(cluster, spool), Path(queue_dir))
     log.info("cluster=%s watching %s (%d events spooled from before)", cluster, queue_dir, spool.pending())
     while stopper.running:
@@ -179,11 +185,11 @@ def watch_queue(cluster: str, interval: float, spool_dir: str, once: bool, queue
 @click.option("--user", envvar="RAPI_USER", required=True)
 @click.option("--password", envvar="RAPI_PASSWORD", required=True)
 @click.option("--insecure", is_flag=True, help="Do not verify the cluster's TLS certificate.")
-def watch_rapi(cluster, interval, spool_dir, once, url, user, password, insecure) -> None:
+def watch_rapi(cluster, interval, spool_dir, once, batch, url, user, password, insecure) -> None:
     """Poll /2/jobs?bulk=1 and send one op_status event per opcode status change."""
     stopper = _Stopper()
     spool = _spool(spool_dir, f"rapi-{cluster}")
-    sender = Sender(Emitter(), [spool], keep_going=lambda: stopper.running)
+    sender = Sender(Emitter(), [spool], keep_going=lambda: stopper.running, batch=batch)
     tracker = JobTracker(cluster, spool)
     session = requests.Session()
     session.auth = (user, password)

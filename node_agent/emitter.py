@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery
 
 from orchestrator.settings import Settings
-from orchestrator.wire import EVENT_TASK_PREFIX, EVENTS_QUEUE, EXCHANGE, declare, event_name, transport_options
+from orchestrator.wire import EVENT_BATCH_TASK, EVENT_TASK_PREFIX, EVENTS_QUEUE, EXCHANGE, declare, event_name, transport_options
 
 log = logging.getLogger("node_agent.emitter")
 
@@ -47,6 +47,17 @@ class Emitter:
         """Publish one event; raises when the broker does not take it."""
         self.publish(EVENT_TASK_PREFIX + kind, [event])
         log.info("sent %s id=%s instance=%s", kind, event_name(kind, event), event.get("instance"))
+
+    def send_many(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish several events in one message (one alone goes as itself); raises when the
+        broker does not take it."""
+        if len(batch) == 1:
+            self.send(*batch[0])
+            return
+        self.publish(EVENT_BATCH_TASK, [[[kind, event] for kind, event in batch]])
+        for kind, event in batch:  # one line per event, as when sent alone
+            log.info("sent %s id=%s instance=%s batch=%d", kind, event_name(kind, event), event.get("instance"),
+                     len(batch))
 
     def publish(self, task_name: str, args: list, ignore_result: bool = True) -> None:
         """Send a task by name to the events queue (the benchmark sends its no-op this way)."""

@@ -5,10 +5,10 @@ This is the agent's own small file, never the orchestrator's database.
 
 Several processes may share one spool file (every run of the hook and of the progress
 command, and the watcher that sweeps what they could not send): a sender first takes a
-short lease on the oldest event, sends it, then deletes it; a failed send gives the
-lease back. So an event leaves once in normal operation, and only a sender killed
-between the broker's acceptance and the delete can send it a second time (the event
-tasks treat that duplicate as harmless).
+short lease on the oldest events (one, or a batch of them), sends them, then deletes
+them; a failed send gives the leases back. So an event leaves once in normal operation,
+and only a sender killed between the broker's acceptance and the delete can send it a
+second time (the event tasks treat that duplicate as harmless).
 """
 from __future__ import annotations
 
@@ -69,39 +69,52 @@ class Spool:
         with self.lock:
             return self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
 
-    def _claim(self) -> tuple[int, str, str] | None:
+    def _claim(self, limit: int = 1) -> list[tuple[int, str, str]]:
+        """Lease the oldest `limit` events no other sender holds."""
         now = time.time()
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                row = self.db.execute("SELECT id, kind, body FROM events WHERE lease_until < ? ORDER BY id LIMIT 1",
-                                      (now,)).fetchone()
-                if row is not None:
-                    self.db.execute("UPDATE events SET lease_until = ? WHERE id = ?", (now + LEASE_S, row[0]))
+                rows = self.db.execute("SELECT id, kind, body FROM events WHERE lease_until < ? ORDER BY id LIMIT ?",
+                                       (now, limit)).fetchall()
+                self.db.executemany("UPDATE events SET lease_until = ? WHERE id = ?",
+                                    [(now + LEASE_S, row[0]) for row in rows])
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-        return row
+        return rows
 
     def drain(self, send: Callable[[str, dict[str, Any]], None],
               keep_going: Callable[[], bool] = lambda: True) -> int:
-        """Send queued events oldest first; stop at the first failure (which is raised: the
-        broker is down) or when `keep_going` says so. Returns how many were sent."""
+        """Send queued events one by one, oldest first; stop at the first failure (which is
+        raised: the broker is down) or when `keep_going` says so. Returns how many were sent."""
+        return self.drain_batches(lambda batch: send(*batch[0]), keep_going, size=1)
+
+    def drain_batches(self, send: Callable[[list[tuple[str, dict[str, Any]]]], None],
+                      keep_going: Callable[[], bool] = lambda: True, size: int = 50) -> int:
+        """Send queued events oldest first, up to `size` at a time in one message, as many as
+        are waiting (a quiet cluster's event leaves alone, at once; a burst leaves in batches,
+        one broker message and one task each instead of one per event). Stops at the first
+        failure (raised; the batch's leases are given back) or when `keep_going` says so.
+        Returns how many events were sent."""
         sent = 0
         while keep_going():
-            row = self._claim()
-            if row is None:
+            rows = self._claim(max(1, size))
+            if not rows:
                 return sent
+            ids = [(row[0],) for row in rows]
             try:
-                send(row[1], json.loads(row[2]))
+                send([(row[1], json.loads(row[2])) for row in rows])
             except BaseException:
                 with self.lock:
-                    self.db.execute("UPDATE events SET lease_until = 0 WHERE id = ?", (row[0],))
+                    self.db.executemany("UPDATE events SET lease_until = 0 WHERE id = ?", ids)
                 raise
             with self.lock:
-                self.db.execute("DELETE FROM events WHERE id = ?", (row[0],))
-            sent += 1
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("DELETE FROM events WHERE id = ?", ids)
+                self.db.execute("COMMIT")
+            sent += len(rows)
         return sent
 
     # -- what was already reported ----------------------------------------

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import NoResultFound
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from . import steps
 from .actions import ACTIONS
@@ -70,9 +70,11 @@ class NotYet(Exception):
 
 
 def _locked_server(session: Session, server_id: int) -> Server | None:
-    # Only the server's own row: an event needs neither its flavor nor its image.
+    # The server's row locked, with its flavor (the quota follows what it holds) and its
+    # backend (is the event from the server's cluster?) in the same statement: two fewer
+    # round trips per event. Only the server's row is locked (FOR UPDATE OF servers).
     return session.get(Server, server_id, with_for_update={"of": Server}, populate_existing=True,
-                       options=[lazyload(Server.flavor), lazyload(Server.image), lazyload(Server.backend)])
+                       options=[joinedload(Server.flavor), joinedload(Server.backend), lazyload(Server.image)])
 
 
 def _snapshot(server: Server) -> tuple:

@@ -15,6 +15,10 @@ QUEUES = ("provisioning", "polling", "events", "periodic")
 EVENTS_QUEUE = "events"
 EXCHANGE = "orchestrator"
 EVENT_TASK_PREFIX = "orchestrator.events."
+# Several events in one message, [[kind, event], ...] in the agent's order: a burst costs one
+# task, not one per event. Workers must know it before agents send it (upgrade workers first).
+EVENT_BATCH_TASK = EVENT_TASK_PREFIX + "batch"
+EVENT_KINDS = ("op_status", "build_progress", "nic_info")
 
 
 def event_name(kind: str, event: Any) -> str:

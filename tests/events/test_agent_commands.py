@@ -138,3 +138,22 @@ def test_watch_rapi_reports_each_opcode_once_and_resumes(event_stack, tmp_path):
     assert sorted(sent) == sorted(f"{cluster.name}/{j}/0/{s}" for j, s in jobs.items()), first.stderr
     again = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and " sent " not in again.stderr, again.stderr
+
+
+def test_a_burst_leaves_in_batches_in_order_and_a_failed_send_keeps_it(tmp_path):
+    spool = Spool(tmp_path / "queue.sqlite")
+    spool.put_many([("op_status", {"i": i}, None) for i in range(7)])
+    batches: list = []
+
+    def broker_down(batch):
+        raise ConnectionError("broker away")
+
+    with pytest.raises(ConnectionError):
+        spool.drain_batches(broker_down, size=3)
+    assert spool.pending() == 7  # nothing lost, and the leases are back: a sender takes them now
+
+    assert spool.drain_batches(lambda batch: batches.append([e["i"] for _, e in batch]), size=3) == 7
+    assert batches == [[0, 1, 2], [3, 4, 5], [6]] and spool.pending() == 0
+    spool.put("nic_info", {"i": 7})  # a quiet moment: one event leaves alone, at once
+    spool.drain_batches(lambda batch: batches.append([e["i"] for _, e in batch]), size=3)
+    assert batches[-1] == [7]

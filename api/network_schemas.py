@@ -79,10 +79,6 @@ def _next():
 
 # -- networks -------------------------------------------------------------------
 
-class SubnetIdSchema(ma.Schema):
-    id = ma.fields.Integer()
-
-
 class NetworkSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
@@ -93,7 +89,8 @@ class NetworkSchema(ma.Schema):
     router_external = ma.fields.Boolean(attribute="floating_ip_pool", data_key="router:external", metadata={
         "description": "a public network users allocate floating IPs from (Synnefo's floating_ip_pool)"})
     drained = ma.fields.Boolean(metadata={"description": "no floating IP is drawn from it or attached any more"})
-    subnets = ma.fields.Pluck(SubnetIdSchema, "id", many=True, metadata={"description": "the ids of its subnets"})
+    subnets = ma.fields.List(ma.fields.Integer(), attribute="subnet_ids", dump_only=True, metadata={
+        "description": "the ids of its subnets (a deleted network: those it had)"})
     mode = ma.fields.String(allow_none=True, metadata={"description": "Ganeti's network mode (bridged, routed, ...)"})
     link = ma.fields.String(allow_none=True, metadata={"description": "Ganeti's link: the bridge or routing table"})
     mac_prefix = ma.fields.String(allow_none=True)

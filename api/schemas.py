@@ -89,8 +89,19 @@ class ServerSchema(ma.Schema):
     backend_opcode = ma.fields.String(allow_none=True)
     backend_log_msg = ma.fields.String(allow_none=True)
     suspended = ma.fields.Boolean()
+    metadata = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), attribute="metadata_",
+                              metadata={"description": "the user's key/value pairs"})
+    resize_pending = ma.fields.Function(
+        lambda s: None if s.resize_from_flavor_id is None else {"from_flavor_id": s.resize_from_flavor_id},
+        metadata={"description": "a resize that succeeded, awaiting the confirm_resize or revert_resize action "
+                                 "(any other action confirms it): the flavor it came from; null when none waits"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+
+
+# The metadata a request sets: key/value strings (the service checks Nova's lengths and count).
+METADATA = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), metadata={
+    "description": "key/value strings: keys 1 to 255 characters, values up to 255, at most SERVER_METADATA_ITEMS"})
 
 
 class ServerCreateSchema(ma.Schema):
@@ -107,6 +118,7 @@ class ServerCreateSchema(ma.Schema):
     networks = ma.fields.List(ma.fields.Nested("ServerNicSchema"), validate=validate.Length(max=8), metadata={
         "description": "its NICs in order: [{network_id, fixed_ip?} | {port_id}]; [] none; absent: the "
                        "deployment's default networks"})
+    metadata = METADATA
 
 
 class ServerAcceptedSchema(ServerSchema):
@@ -117,7 +129,8 @@ class ServerAcceptedSchema(ServerSchema):
 class ActionSchema(ma.Schema):
     action = ma.fields.String(
         required=True,
-        validate=validate.OneOf(["start", "shutdown", "reboot", "resize", "suspend", "unsuspend"]),
+        validate=validate.OneOf(["start", "shutdown", "reboot", "resize", "confirm_resize", "revert_resize",
+                                 "suspend", "unsuspend"]),
     )
     type = ma.fields.String(load_default=None, validate=validate.OneOf(["soft", "hard"]),
                             metadata={"description": "reboot only"})
@@ -163,6 +176,7 @@ class BackendSchema(ma.Schema):
     drained = ma.fields.Boolean(metadata={"description": "no new servers are placed here"})
     offline = ma.fields.Boolean()
     offline_reason = ma.fields.String(allow_none=True)
+    drained_reason = ma.fields.String(allow_none=True, metadata={"description": "why an operator drained it"})
     disk_templates = ma.fields.List(ma.fields.String(), metadata={"description": "allowed disk templates (operator)"})
     cluster_disk_templates = ma.fields.List(ma.fields.String(), metadata={
         "description": "the templates the cluster enables, as of the last refresh"})
@@ -173,8 +187,18 @@ class BackendSchema(ma.Schema):
     ctotal = ma.fields.Integer()
     pinst_cnt = ma.fields.Integer()
     stats_updated_at = UtcDateTime(allow_none=True)
+    rate_per_s = ma.fields.Integer(allow_none=True, metadata={
+        "description": "RAPI requests per second here, every worker together; 0: no limit; null: RAPI_RATE_PER_S"})
+    concurrency = ma.fields.Integer(allow_none=True, metadata={
+        "description": "RAPI requests in flight here at once, every worker together; 0: no limit; "
+                       "null: RAPI_CONCURRENCY"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+
+
+# A backend's RAPI request budget (docs/rate-limits.md): 0 is no limit; the domain checks the same.
+BUDGET = validate.Range(0, 100_000)
+BUDGET_FIELDS = ("rate_per_s", "concurrency")
 
 
 class BackendCreateSchema(ma.Schema):
@@ -190,6 +214,10 @@ class BackendCreateSchema(ma.Schema):
     disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), load_default=None,
                                     validate=DISK_TEMPLATES,
                                     metadata={"description": "default: the cluster's enabled templates"})
+    rate_per_s = ma.fields.Integer(load_default=None, allow_none=True, strict=True, validate=BUDGET, metadata={
+        "description": "RAPI requests per second (0: no limit; absent or null: RAPI_RATE_PER_S)"})
+    concurrency = ma.fields.Integer(load_default=None, allow_none=True, strict=True, validate=BUDGET, metadata={
+        "description": "RAPI requests in flight at once (0: no limit; absent or null: RAPI_CONCURRENCY)"})
 
 
 class BackendModifySchema(ma.Schema):
@@ -201,8 +229,22 @@ class BackendModifySchema(ma.Schema):
     password = ma.fields.String(load_only=True, validate=PASSWORD)
     verify_tls = JsonBoolean()
     drained = JsonBoolean()
+    drained_reason = ma.fields.String(validate=validate.Length(1, 255), metadata={
+        "description": "why it is drained (with drained true, or on a drained backend); undraining clears it"})
     offline = JsonBoolean()
     disk_templates = ma.fields.List(ma.fields.String(validate=DISK_TEMPLATE), validate=DISK_TEMPLATES)
+    rate_per_s = ma.fields.Integer(allow_none=True, strict=True, validate=BUDGET, metadata={
+        "description": "RAPI requests per second (0: no limit; null: back to RAPI_RATE_PER_S)"})
+    concurrency = ma.fields.Integer(allow_none=True, strict=True, validate=BUDGET, metadata={
+        "description": "RAPI requests in flight at once (0: no limit; null: back to RAPI_CONCURRENCY)"})
+
+    @ma.post_load
+    def _budget_nulls(self, data, **kwargs):
+        """A null budget figure puts the deployment's default back (services.backends.modify)."""
+        reset = [key for key in BUDGET_FIELDS if key in data and data[key] is None]
+        if reset:
+            data["reset_budget"] = reset
+        return data
 
 
 class BackendQuerySchema(ma.Schema):
@@ -331,6 +373,8 @@ class ServerPageSchema(ma.Schema):
 
 class ServerModifySchema(ma.Schema):
     name = ma.fields.String(validate=NAME)
+    metadata = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), metadata={
+        "description": "replaces all of the server's metadata"})
     suspended = JsonBoolean(metadata={"description": "administrators only"})
 
 

@@ -101,7 +101,12 @@ async def server_events(request: web.Request) -> web.StreamResponse:
     ctx, hub = request.app[CONTEXT], request.app[HUB]
     settings = ctx.settings
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # A browser's EventSource sends no header: a short-lived ticket (services.streams.issue_ticket,
+    # which the console hands its signed-in page) stands in for the bearer token. It is no
+    # ambient credential (no cookie), so any origin may read the stream it opens.
+    ticket = request.query.get("ticket", "") if not token.strip() else ""
+    cors = {"Access-Control-Allow-Origin": "*"} if ticket else {}
+    if not ticket and (scheme.lower() != "bearer" or not token.strip()):
         return _error(401, "missing bearer token: send 'Authorization: Bearer <token>'",
                       headers={"WWW-Authenticate": "Bearer"})
     try:
@@ -116,10 +121,15 @@ async def server_events(request: web.Request) -> web.StreamResponse:
         return _error(exc.status, f"until: {exc.message}", {"query": {"until": [exc.message]}})
     loop = asyncio.get_running_loop()
     try:
-        who = await loop.run_in_executor(hub.pool, streams.authorize, ctx, token.strip(), server_id)
+        if ticket:
+            who = await loop.run_in_executor(hub.pool, streams.authorize_ticket, ctx, ticket, server_id)
+        else:
+            who = await loop.run_in_executor(hub.pool, streams.authorize, ctx, token.strip(), server_id)
     except DomainError as exc:
-        return _error(exc.status, exc.message)
+        return _error(exc.status, exc.message, headers=cors)
     if who is None:
+        if ticket:
+            return _error(401, "invalid or expired stream ticket (or its token was revoked)", headers=cors)
         return _error(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     if hub.per_user[who.user_id] >= settings.streams_per_user:
         return _error(429, f"at most {settings.streams_per_user} open streams per user (STREAMS_PER_USER)",
@@ -130,7 +140,7 @@ async def server_events(request: web.Request) -> web.StreamResponse:
     hub.per_user[who.user_id] += 1
     hub.open += 1
     wake = hub.watch(server_id)  # before the first read: a change meanwhile wakes it
-    response = web.StreamResponse(status=200, headers=HEADERS)
+    response = web.StreamResponse(status=200, headers={**HEADERS, **cors})
     try:
         await response.prepare(request)
         await _follow(response, hub, ctx, server_id, until, wake)

@@ -1,7 +1,8 @@
 """Page timings of the operator console on a large database: a SQLite file filled by bulk
 inserts (SQLAlchemy core, as bench_reconcile.py does) with SERVERS servers, OPERATIONS
 operations (some FAILED, some past their deadline, most SUCCEEDED over the last hours),
-a reconciliation run with its findings, then every console page requested REPEATS times
+a reconciliation run with its findings, a day of queue samples; then the beat's rollup fold
+timed (the first one, over the chart's 3 hours, and a minute's), and every console page requested REPEATS times
 through the app (Flask's test client, signed in with the admin token; no network in the
 way) and the p50/p99 of each printed as a table.
 
@@ -126,8 +127,8 @@ def fill(url: str, servers: int, operations: int, backends: int = 2, *, seed: in
         session.commit()
 
 
-PAGES = (("needs attention", "/console/"),
-         ("needs attention, chart recomputed", "/console/"),
+PAGES = (("needs attention (the rollup folded by the beat)", "/console/"),
+         ("needs attention, nothing folded (3 h counted live)", "/console/"),
          ("needs attention, filtered", "/console/?kind=create&backend_id=1&status=FAILED"),
          ("needs attention, page 5", "/console/?offset=200"),
          ("backends, pools, networks", "/console/backends"),
@@ -155,21 +156,75 @@ def measure(url: str, repeats: int, servers: int, operations: int) -> list[tuple
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     answer = client.post("/console/login", data={"token": settings.admin_token, "csrf_token": csrf})
     assert answer.status_code == 302, answer.status_code
+    from orchestrator.models import RollupMark, utcnow
+
+    ctx = app.extensions["context"]
     results = []
+
+    def timed(name: str, call, n: int) -> None:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        results.append((name, statistics.median(times), times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))],
+                        0))
+
+    # The beat's fold: the first one counts the chart's whole window; then one a minute counts
+    # the minutes since the last (and REFOLD_MIN before it again).
+    with ctx.session() as session:
+        timed("rollup: first fold (3 h window, from the operations)", lambda: console.fold_minutes(ctx, session), 1)
+    steady = iter(range(1, repeats + 3))
+    with ctx.session() as session:
+        timed("rollup: a minute's fold (beat task's work)",
+              lambda: console.fold_minutes(ctx, session, now=utcnow() + dt.timedelta(minutes=next(steady) / 100)),
+              repeats)
+    with ctx.session() as session:
+        console.fold_minutes(ctx, session)  # the mark back at the last closed minute
+        record_samples(ctx, session)
     for name, path in PAGES:
         path = path.format(sid=max(servers // 2, 1), oid=max(operations // 2, 1))
+        unfolded = "nothing folded" in name
+        if unfolded:  # as before the beat's first fold: the chart counts every minute from the operations
+            with ctx.session() as session:
+                mark = session.get(RollupMark, console.ROLLUP)
+                saved = mark.until
+                session.delete(mark)
+                session.commit()
         times = []
         for _ in range(repeats + 2):
-            if "recomputed" in name:
-                console._CHART_CACHE.clear()  # the chart's query on every request, no cache
             t0 = time.perf_counter()
             response = client.get(path)
             times.append((time.perf_counter() - t0) * 1000)
             assert response.status_code == 200, (path, response.status_code, response.data[-500:])
+        if unfolded:
+            with ctx.session() as session:
+                session.add(RollupMark(name=console.ROLLUP, until=saved))
+                session.commit()
         times = sorted(times[2:])  # the first two warm the caches
         p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
         results.append((name, statistics.median(times), p99, len(response.data)))
     return results
+
+
+def record_samples(ctx, session, hours: int = 24) -> None:
+    """A day of queue samples, one a minute, as the beat's sample_queues writes them."""
+    from sqlalchemy import insert
+
+    from orchestrator.models import QueueSample, utcnow
+    from orchestrator.wire import QUEUES
+
+    now = utcnow()
+    rnd = random.Random(7)
+    level = {q: 10.0 for q in QUEUES}
+    rows = []
+    for m in range(hours * 60, 0, -1):  # a random walk per queue, oldest first
+        for q in QUEUES:
+            level[q] = max(0.0, level[q] + rnd.gauss(0, 3))
+            rows.append({"at": now - dt.timedelta(minutes=m), "queue": q, "length": int(level[q])})
+    session.execute(insert(QueueSample), rows)
+    session.commit()
 
 
 def main() -> None:
@@ -190,7 +245,10 @@ def main() -> None:
     print("| page | p50 (ms) | p99 (ms) | bytes |")
     print("| --- | ---: | ---: | ---: |")
     for name, p50, p99, size in results:
-        print(f"| {name} | {p50:.1f} | {p99:.1f} | {size:,} |")
+        print(f"| {name} | {p50:.1f} | {p99:.1f} | {f'{size:,}' if size else ''} |")
+    by_name = {name: p99 for name, _p50, p99, _size in results}
+    folded, live = (by_name[PAGES[0][0]], by_name[PAGES[1][0]])
+    print(f"\nneeds attention p99, rollup / counted live: {folded / live:.2f} (no cache in either)")
 
 
 if __name__ == "__main__":

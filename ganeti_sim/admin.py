@@ -37,6 +37,16 @@ def delete_faults(sim, req, res):
     return sim.faults.as_dict()
 
 
+def get_meter(sim, req, res):
+    """RAPI requests per second and the most in flight, as this cluster saw them (meter.py)."""
+    return sim.meter.as_dict()
+
+
+def delete_meter(sim, req, res):
+    sim.meter.reset()
+    return sim.meter.as_dict()
+
+
 def post_down(sim, req, res):
     """Take the cluster down for `seconds` (default 5): the answer is sent, then it goes."""
     import threading

@@ -109,6 +109,16 @@ class RapiApp:
     # --- WSGI ------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
+        meter = getattr(self.sim, "meter", None)
+        if meter is None or (environ.get("PATH_INFO") or "/").startswith("/sim"):
+            return self._answer(environ, start_response)
+        meter.begin()  # the cluster's side of the orchestrator's request budget (meter.py)
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            meter.end()
+
+    def _answer(self, environ, start_response):
         try:
             status, body, headers = self.handle(environ)
         except HttpError as err:

@@ -60,6 +60,7 @@ ROUTES: tuple[tuple[str, R], ...] = (
     ("/sim/faults", R("sim_faults", GET=admin.get_faults, POST=(admin.post_faults, W),
                       PUT=(admin.post_faults, W), DELETE=(admin.delete_faults, W))),
     ("/sim/state", R("sim_state", GET=admin.get_state)),
+    ("/sim/meter", R("sim_meter", GET=admin.get_meter, DELETE=(admin.delete_meter, W))),
     ("/sim/down", R("sim_down", POST=(admin.post_down, W))),
     ("/sim/nodes/*", R("sim_node", POST=(admin.post_node, W))),
     ("/sim/instances", R("sim_instances", POST=(admin.post_instance, W))),

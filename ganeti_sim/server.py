@@ -17,6 +17,7 @@ from .app import RapiApp, Users
 from .cluster import Cluster
 from .faults import Faults
 from .jobs import JobQueue
+from .meter import Meter
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class SimCluster:
         self.cluster = Cluster(name, nodes=nodes, node_memory=node_memory, node_disk=node_disk,
                                node_cpus=node_cpus, enabled_disk_templates=enabled_disk_templates, seed=seed)
         self.faults = Faults(seed=seed)
+        self.meter = Meter()  # what this cluster was asked, per second (GET /sim/meter)
         self.users = Users.from_file(users_file) if users_file else Users()
         if user and not users_file:
             self.users.add(user, password, write=True)

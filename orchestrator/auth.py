@@ -1,6 +1,7 @@
 """API tokens: shown once, stored as a SHA-256 hash, revocable."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -8,12 +9,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .validation import check_name
 from .errors import Invalid, NotFound
-from .models import Token
+from .models import Token, utcnow
 
 # Who ORCHESTRATOR_ADMIN_TOKEN (and the operator's CLI) acts as. No token is ever made for
 # it, so no user can take the name and see what the administrators own.
@@ -58,12 +59,46 @@ def authenticate(session: Session, token: str, admin_token: str) -> Principal | 
         return None
     if hmac.compare_digest(_bytes(token), _bytes(admin_token)):
         return ADMIN
-    row = session.scalars(
-        select(Token).where(Token.token_hash == hash_token(token), Token.revoked.is_(False))
-    ).first()
+    row = live_token(session, token)
     if row is None or (row.user_id == ADMIN_USER and not row.admin):
         return None
     return Principal(row.user_id, row.admin)
+
+
+def live_token(session: Session, token: str, now: dt.datetime | None = None) -> Token | None:
+    """The row of a token neither revoked nor expired, nor issued from one revoked; else None."""
+    row = session.scalars(
+        select(Token).where(Token.token_hash == hash_token(token), Token.revoked.is_(False))
+    ).first()
+    return row if is_live(session, row, now) else None
+
+
+def is_live(session: Session, row: Token | None, now: dt.datetime | None = None) -> bool:
+    """A token row that still acts: not revoked, not expired, not issued from a revoked one
+    (what a bearer token, a console session and a stream ticket all check)."""
+    if row is None or row.revoked:
+        return False
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return False
+    if row.parent_id is not None:
+        parent = session.get(Token, row.parent_id)
+        if parent is None or parent.revoked:
+            return False
+    return True
+
+
+def create_expiring_token(session: Session, who: Principal, *, expires_at: dt.datetime,
+                          parent_id: int | None) -> tuple[Token, str]:
+    """A short-lived token acting as `who` until `expires_at` (a Keystone token), issued from
+    the long-lived token `parent_id` (None: the admin token). Expired rows are deleted here,
+    so they do not pile up with every client's sign-in. The row and the token itself."""
+    session.execute(delete(Token).where(Token.expires_at.is_not(None), Token.expires_at <= utcnow()))
+    token = secrets.token_urlsafe(32)
+    row = Token(user_id=who.user_id, token_hash=hash_token(token), admin=who.admin, expires_at=expires_at,
+                parent_id=parent_id)
+    session.add(row)
+    session.flush()
+    return row, token
 
 
 def create_token(session: Session, user_id: str, *, admin: bool = False) -> tuple[Token, str]:

@@ -1,4 +1,5 @@
-"""Backend capacity: read the cluster's nodes and store the totals the allocator uses."""
+"""Backend capacity: read the cluster's nodes and store the totals the allocator uses; and
+each backend's RAPI request budget, as operators set it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,8 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .errors import Invalid
 from .models import Backend, utcnow
 from .rapi import RapiClient, RapiError
+from .rapi.budget import RapiThrottled
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,9 @@ def refresh_stats(session: Session, backend: Backend, client: RapiClient) -> boo
     try:
         nodes = client.nodes()
         info = client.info()
+    except RapiThrottled as exc:  # our own budget had no room: the cluster did not fail to answer
+        log.info("backend=%s refresh put off: %s", backend.id, exc.message)
+        return False
     except RapiError as exc:
         backend.consecutive_failures = (backend.consecutive_failures or 0) + 1
         log.warning("backend=%s refresh failed (%s in a row): %s", backend.id, backend.consecutive_failures,
@@ -91,3 +97,30 @@ def periodic_read_retries(backend: Backend) -> int | None:
     if backend.offline and not _offline_by_refresh(backend):
         return None
     return 0 if backend.offline else 3
+
+
+# The highest request budget an operator may set (far above what any RAPI daemon serves: a
+# larger number is a typo).
+BUDGET_MAX = 100_000
+
+
+def check_budget(value, what: str) -> int | None:
+    """A backend's requests per second or in flight: an integer from 0 (no limit) to
+    BUDGET_MAX, or None (the deployment's default)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"{what} must be a whole number (0: no limit)", field=what)
+    if value < 0:
+        raise Invalid(f"{what} must be 0 (no limit) or more, got {value}", field=what)
+    if value > BUDGET_MAX:
+        raise Invalid(f"{what} must be at most {BUDGET_MAX}, got {value}", field=what)
+    return value
+
+
+def set_budget(backend: Backend, **limits) -> None:
+    """Set `rate_per_s` and/or `concurrency` (None in `limits`: back to the deployment's
+    default; a name not given: left as it is). Every worker reads it at its next call."""
+    for what in ("rate_per_s", "concurrency"):
+        if what in limits:
+            setattr(backend, what, check_budget(limits[what], what))

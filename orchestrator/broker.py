@@ -74,4 +74,15 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "orchestrator.periodic.spend_installer_configs",
             "schedule": max(1.0, settings.operation_stall_s / 2),
         },
+        # The console's charts (docs/console.md): the per-minute rollup of ended operations,
+        # and the queues' lengths. Every minute (the charts' resolution), or as often as
+        # recovery runs when that is more often (short periods everywhere: a drill's).
+        "fold-operation-minutes": {
+            "task": "orchestrator.periodic.fold_operation_minutes",
+            "schedule": min(60.0, max(1.0, settings.operation_stall_s / 2)),
+        },
+        "sample-queues": {
+            "task": "orchestrator.periodic.sample_queues",
+            "schedule": min(60.0, max(1.0, settings.operation_stall_s / 2)),
+        },
     }

@@ -63,6 +63,8 @@ class Backend(Timestamped, Base):
     drained: Mapped[bool] = mapped_column(Boolean, default=True)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     offline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Why an operator drained it (backend modify --drained --reason), shown beside the flag.
+    drained_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # What the operator allows here (the cluster's enabled templates when it was added)...
     disk_templates: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -75,6 +77,10 @@ class Backend(Timestamped, Base):
     ctotal: Mapped[int] = mapped_column(Integer, default=0)
     pinst_cnt: Mapped[int] = mapped_column(Integer, default=0)
     stats_updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Its RAPI request budget (orchestrator.rapi.budget): requests per second and in flight,
+    # shared by every worker; NULL: the deployment's RAPI_RATE_PER_S / RAPI_CONCURRENCY; 0: no limit.
+    rate_per_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def base_url(self) -> str:
@@ -137,6 +143,14 @@ class Server(Timestamped, Base):
     nics_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Resized, awaiting its user's confirmation (Nova's VERIFY_RESIZE): the flavor it had, which
+    # a revert resizes it back to; NULL when no resize waits (orchestrator.state, services.servers).
+    # (No foreign key: a second one to flavors would make the `flavor` join ambiguous; flavors
+    # are never deleted, only marked so.)
+    resize_from_flavor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The user's key/value pairs (Nova's server metadata; services.servers checks their limits).
+    # The database's default only, so rows written as an older schema had them still insert.
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, server_default=text("'{}'"))
     # Staggered reconciliation checks the least recently checked servers first.
     last_reconciled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
@@ -196,6 +210,9 @@ class Operation(Timestamped, Base):
             sqlite_where=text("network_id IS NOT NULL AND status IN ('PENDING', 'RUNNING')"),
             postgresql_where=text("network_id IS NOT NULL AND status IN ('PENDING', 'RUNNING')"),
         ),
+        # The console's per-minute rollup counts the operations that ended in a window by
+        # outcome and kind: from this index alone, without reading the rows.
+        Index("ix_operations_finished_at", "finished_at", "status", "kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -246,6 +263,38 @@ class Operation(Timestamped, Base):
         return op_tag(self.id, self.generation)
 
 
+class OperationMinute(Base):
+    """How many operations of a kind ended with an outcome in one UTC minute: the console's
+    chart reads these instead of the operations (services.console.fold_minutes writes them)."""
+
+    __tablename__ = "operation_minutes"
+
+    minute: Mapped[dt.datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupMark(Base):
+    """How far a rollup is folded: every minute before `until` is in its table."""
+
+    __tablename__ = "rollup_marks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class QueueSample(Base):
+    """One broker queue's length at one time (the beat samples them; a bounded history)."""
+
+    __tablename__ = "queue_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    length: Mapped[int] = mapped_column(Integer)
+
+
 class Token(Base):
     """An API token, stored only as its SHA-256 hash."""
 
@@ -257,6 +306,13 @@ class Token(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # A short-lived token (a Keystone token, POST /identity/v3/auth/tokens) is refused from then
+    # on; NULL: the product's long-lived tokens, which end when revoked.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    # The long-lived token it was issued from (NULL: from ORCHESTRATOR_ADMIN_TOKEN): revoking
+    # that one ends it too, as Keystone's tokens end with their application credential.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", name="fk_tokens_parent_id_tokens"),
+                                                  nullable=True)
 
 
 class ReconciliationRun(Base):
@@ -449,7 +505,8 @@ class Network(Timestamped, Base):
 
     @property
     def subnet_ids(self) -> list[int]:
-        return [subnet.id for subnet in self.subnets]
+        """Its live subnets' (a deleted network: those it had)."""
+        return [subnet.id for subnet in self.subnets if self.deleted or not subnet.deleted]
 
 
 class BackendNetwork(Timestamped, Base):
@@ -518,6 +575,9 @@ class Port(Timestamped, Base):
     state: Mapped[str] = mapped_column(String(16), default=PortState.DOWN.value)
     index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     mac: Mapped[str] = mapped_column(String(17))
+    # Made by its user on its own (not for a server): detaching it from a server through the
+    # OpenStack API keeps it, as Neutron's preserve_on_delete (services.servers.disconnect).
+    preserve_on_delete: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     network: Mapped[Network] = relationship(lazy="select")

@@ -19,7 +19,7 @@ from .ganeti import OP_REMOVE
 from .network import attach
 from .quotas import commission as quota
 from .models import IN_FLIGHT, Backend, Flavor, Image, Operation, OperState, OpStatus, Server, Step, utcnow
-from .state import JobReport, apply_job_report
+from .state import RESIZE_REVERT, JobReport, apply_job_report
 from .validation import check_name
 
 # Operstates each user action may start from, as Synnefo allows them.
@@ -169,6 +169,8 @@ def request_action(
             # instance to act on, only the server to destroy.
             raise Conflict(f"server {server.id} is on no backend (its create failed); only destroy it")
     op_params = _action_params(session, server, action, params)
+    if not op_params.get(RESIZE_REVERT):
+        server.resize_from_flavor_id = None  # any other action confirms a resize awaiting it
     if server.backend_id is None and action == "destroy":
         # The create never reached a cluster: nothing to remove there.
         apply_job_report(server, JobReport.local(OP_REMOVE, "success"))
@@ -193,11 +195,11 @@ def _action_params(session: Session, server: Server, action: str, params: dict[s
             raise Invalid(f"reboot type must be one of {', '.join(REBOOT_TYPES)}", field="type")
         return {"type": kind}
     if action == "resize":
-        return _resize_params(session, server, params.get("flavor_id"))
+        return _resize_params(session, server, params.get("flavor_id"), revert=bool(params.get(RESIZE_REVERT)))
     return {}
 
 
-def _resize_params(session: Session, server: Server, flavor_id: Any) -> dict[str, Any]:
+def _resize_params(session: Session, server: Server, flavor_id: Any, *, revert: bool = False) -> dict[str, Any]:
     if flavor_id is None:
         raise Invalid("resize needs a flavor_id", field="flavor_id")
     flavor = usable_flavor(session, int(flavor_id))
@@ -207,7 +209,42 @@ def _resize_params(session: Session, server: Server, flavor_id: Any) -> dict[str
     if (flavor.disk, flavor.disk_template) != (current.disk, current.disk_template):
         raise Invalid("resize changes CPUs and memory only: disk and disk template must match",
                       field="flavor_id")
-    return {"flavor_id": flavor.id, "cpu": flavor.cpu, "ram": flavor.ram}
+    return {"flavor_id": flavor.id, "cpu": flavor.cpu, "ram": flavor.ram, RESIZE_REVERT: revert}
+
+
+def _awaiting_confirmation(server: Server, what: str) -> int:
+    if server.resize_from_flavor_id is None:
+        raise Conflict(f"cannot {what} server {server.id}: no resize awaits confirmation")
+    return server.resize_from_flavor_id
+
+
+def request_revert_resize(session: Session, server: Server, *, user_id: str, admin: bool,
+                          quota_defaults: Mapping[str, int | None] | None = None) -> tuple[Operation, bool]:
+    """Resize a server whose resize awaits confirmation back to the flavor it had: a resize
+    operation like any other (its quota moves as a resize's do); the wait ends when it succeeds."""
+    server = lock_server(session, server)
+    old = _awaiting_confirmation(server, "revert the resize of")
+    return request_action(session, server, "resize", user_id=user_id, admin=admin, quota_defaults=quota_defaults,
+                          flavor_id=old, **{RESIZE_REVERT: True})
+
+
+def confirm_resize(session: Session, server: Server, *, user_id: str, admin: bool) -> Operation:
+    """Keep the new flavor of a resize awaiting confirmation: no Ganeti job (the instance has
+    it already), recorded as an operation (flushed), as a suspension is."""
+    server = lock_server(session, server)
+    if server.deleted or server.operstate == OperState.DESTROYED.value:
+        raise Conflict(f"server {server.id} is deleted")
+    if server.suspended and not admin:
+        raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
+    _awaiting_confirmation(server, "confirm the resize of")
+    current = in_flight(session, server.id)
+    if current is not None:
+        raise Conflict(f"operation {current.id} ({current.kind}) is in flight for this server")
+    server.resize_from_flavor_id = None
+    op = Operation(kind="confirm_resize", server_id=server.id, user_id=user_id, status=OpStatus.SUCCEEDED.value,
+                   step=Step.DONE.value, finished_at=utcnow(), backend_id=server.backend_id)
+    insert_operation(session, op)
+    return op
 
 
 def _set_suspended(session: Session, server: Server, action: str, *, user_id: str, admin: bool) -> Operation:

@@ -232,8 +232,29 @@ class Settings:
     rapi_timeout_s: float = field(default=10.0, metadata=_env("RAPI_TIMEOUT_S", float))
     rapi_max_attempts: int = field(default=6, metadata=_env("RAPI_MAX_ATTEMPTS", int))
     rapi_backoff_s: float = field(default=1.0, metadata=_env("RAPI_BACKOFF_S", float))
-    rapi_verify_tls: bool = field(default=True, metadata=_env("RAPI_VERIFY_TLS", _bool))
     rapi_ca_file: str | None = field(default=None, metadata=_env("RAPI_CA_FILE", lambda v: v or None))
+    # The per-cluster RAPI request budget (orchestrator.rapi.budget, docs/rate-limits.md), shared
+    # by every worker on every host through Redis: requests per second and requests in flight per
+    # backend (a backend's own rate_per_s / concurrency win; 0: no limit), the share of both that
+    # only user actions may use (polls, refreshes and reconciliation yield it), and how long a
+    # user action's and a background call's request waits for room before its task retries later
+    # (short: a step waiting holds a worker process, which other clusters' operations could use).
+    # ganeti-rapi answers 20 clients at a time (--max-clients): half of that, at a rate its master
+    # daemon keeps up with, leaves room for the operators' tools and the node agents.
+    rapi_rate_per_s: int = field(default=20, metadata=_env("RAPI_RATE_PER_S", _bounded("RAPI_RATE_PER_S", int, 0)))
+    rapi_concurrency: int = field(default=10, metadata=_env("RAPI_CONCURRENCY",
+                                                            _bounded("RAPI_CONCURRENCY", int, 0)))
+    rapi_user_reserve: float = field(default=0.2, metadata=_env("RAPI_USER_RESERVE",
+                                                                _bounded("RAPI_USER_RESERVE", float, 0.0, 0.9)))
+    rapi_budget_wait_s: float = field(default=2.0, metadata=_env("RAPI_BUDGET_WAIT_S",
+                                                                 _bounded("RAPI_BUDGET_WAIT_S", float, 0.0)))
+    rapi_background_wait_s: float = field(default=0.5, metadata=_env("RAPI_BACKGROUND_WAIT_S",
+                                                                     _bounded("RAPI_BACKGROUND_WAIT_S", float, 0.0)))
+    # A running job's polls come ever rarer: POLL_INTERVAL_S, doubled each time up to this (None:
+    # ten times POLL_INTERVAL_S); at this at once while its cluster's node agent reports events,
+    # which end the operation themselves (orchestrator.agents).
+    poll_max_interval_s: float | None = field(default=None, metadata=_env(
+        "POLL_MAX_INTERVAL_S", _bounded("POLL_MAX_INTERVAL_S", float, 0.01)))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", str.upper))
     log_levels: str = field(default="", metadata=_env("LOG_LEVELS"))
     # Failure drills only: kill a worker at these named instants (orchestrator.crashpoints).
@@ -305,6 +326,14 @@ class Settings:
     console_cookie_secure: bool = field(default=False, metadata=_env("CONSOLE_COOKIE_SECURE", _bool))
     flower_url: str = field(default="http://127.0.0.1:5555", metadata=_env("FLOWER_URL", lambda v: v.rstrip("/")))
 
+    # The OpenStack-compatible API (docs/openstack.md): the life of a token POST
+    # /identity/v3/auth/tokens issues (Keystone's [token] expiration, 3600 s by default), and
+    # at most so many metadata items per server (Nova's quota `metadata_items`, 128).
+    openstack_token_ttl_s: float = field(default=3600.0, metadata=_env(
+        "OPENSTACK_TOKEN_TTL_S", _bounded("OPENSTACK_TOKEN_TTL_S", float, 1.0)))
+    server_metadata_items: int = field(default=128, metadata=_env(
+        "SERVER_METADATA_ITEMS", _bounded("SERVER_METADATA_ITEMS", int, 0)))
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         """The settings a process starts with: its environment over the defaults above."""
@@ -342,6 +371,13 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    @property
+    def poll_longest_s(self) -> float:
+        """The longest wait between two polls of one job (POLL_MAX_INTERVAL_S), and never so long
+        that recovery (OPERATION_STALL_S) takes the polling chain for stalled."""
+        longest = self.poll_max_interval_s if self.poll_max_interval_s is not None else 10 * self.poll_interval_s
+        return max(min(longest, self.operation_stall_s / 2), self.poll_interval_s)
 
     def deadline_s(self, kind: str) -> float:
         """The deadline of an attempt of an operation of this kind, in seconds."""

@@ -28,6 +28,10 @@ SUCCESS_OPERSTATE = {
     OP_REMOVE: OperState.DESTROYED,
 }
 
+# A resize operation's parameter: whether it reverts a resize awaiting confirmation (False: a
+# resize of its own, which then awaits one). Set by orchestrator.servers for every resize.
+RESIZE_REVERT = "revert"
+
 # API status shown for each operstate.
 API_STATUS = {
     OperState.BUILD.value: "BUILD",
@@ -129,7 +133,11 @@ def _apply_end(server: Server, report: JobReport, keep_destroyed: bool) -> None:
         if report.opcode == OP_CREATE:
             server.build_percentage = 100
         if report.opcode == OP_SET_PARAMS and report.extra.get("flavor_id"):
-            server.flavor_id = int(report.extra["flavor_id"])
+            previous, server.flavor_id = server.flavor_id, int(report.extra["flavor_id"])
+            if RESIZE_REVERT in report.extra:  # a resize operation's (not a reconciliation's fix)
+                # Resized: it awaits its user's confirmation, keeping the flavor a revert goes
+                # back to; a revert's success ends the wait.
+                server.resize_from_flavor_id = None if report.extra[RESIZE_REVERT] else previous
     elif report.opcode == OP_CREATE:
         if not keep_destroyed:
             server.operstate = OperState.ERROR.value

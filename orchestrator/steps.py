@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from . import allocator, backends, deadlines
+from . import agents, allocator, backends, deadlines
 from .actions import ACTIONS
 from .crashpoints import crash_point
 from .db import write_lock
@@ -24,6 +24,7 @@ from .ganeti import (FINAL_JOB_STATUSES, JOB_VANISHED, OP_CREATE, OP_SHUTDOWN, O
 from .models import Backend, Operation, OperState, OpStatus, Step, utcnow
 from .reconciliation.rules import observed_operstate
 from .rapi import JobFailed, RapiClient, RapiError, RapiNotFound, RapiUnavailable, job_error
+from .rapi.budget import RapiThrottled
 from .state import JobReport, apply_job_report
 from .network import operations as netops  # the network kinds' steps (they use this module's)
 from .network import attach
@@ -157,12 +158,12 @@ def allocate(session: Session, op_id: int, ctx: Context) -> None:
     log.info("op=%s server=%s allocated backend=%s, waits for network operations %s", op.id, server.id, backend.id,
              waits)
     for network_op in written:  # committed: a broker away leaves them to recovery
-        _hand_over(ctx, network_op.id)
+        _hand_over(ctx, network_op.id, network_op.generation)
 
 
-def _hand_over(ctx: Context, op_id: int) -> None:
+def _hand_over(ctx: Context, op_id: int, generation: int | None) -> None:
     try:
-        ctx.dispatcher.run_operation(op_id)
+        ctx.dispatcher.run_operation(op_id, generation)
     except Exception as exc:  # the row is committed: recovery re-drives it (OPERATION_STALL_S)
         log.warning("op=%s could not be dispatched (%s); recovery will re-drive it", op_id, type(exc).__name__)
 
@@ -281,6 +282,9 @@ def _send_write(session: Session, op: Operation, ctx: Context, client: RapiClien
     secret = action.secret_osparams(op, ctx.configs, ctx.settings.public_api_url)  # Redis only, never a row
     try:
         job_id = action.submit(client, op, server, name, op.reason, secret, depends)
+    except RapiThrottled:
+        _unclaim(session, op_id)
+        raise
     except RapiUnavailable:
         raise
     except RapiError as exc:
@@ -302,6 +306,18 @@ def _send_write(session: Session, op: Operation, ctx: Context, client: RapiClien
         return
     _record_submitted(session, op, job_id, action.opcode)
     log.info("op=%s server=%s submitted %s job=%s", op.id, server.id, op.kind, job_id)
+
+
+def _unclaim(session: Session, op_id: int) -> None:
+    """The write found no room in its backend's request budget, so it was never sent (each
+    action's write is one request): the operation is as before its claim, no job of this attempt
+    exists (none was sent before the marker; a replay found none under the claim), so the next try
+    sends at once instead of first looking for a job, which would spend more of the budget."""
+    op = _load_for_write(session, op_id)
+    if _at(op, Step.SUBMIT):
+        op.submit_started_at = None
+        op.submit_lease_until = None
+    session.commit()
 
 
 def _replay_found(session: Session, op_id: int, client: RapiClient, name: str, opcode: str) -> bool:
@@ -526,6 +542,41 @@ def note_transient_error(session: Session, op_id: int, message: str) -> int:
     op.submit_lease_until = None  # a write that failed is over: the next try may send one
     session.commit()
     return op.attempts
+
+
+def note_throttled(session: Session, op_id: int) -> None:
+    """The step found no room in its backend's request budget: nothing was sent, so the claim
+    to write is given back (the next try may send), and no attempt is counted: waiting for a
+    budget is no failure of the cluster."""
+    op = _load_for_write(session, op_id)
+    op.submit_lease_until = None
+    session.commit()
+
+
+def poll_wait(settings, polls: int, agent_live: bool) -> float:
+    """How long a job still running waits for its next poll: POLL_INTERVAL_S, doubled with each
+    poll of it up to POLL_MAX_INTERVAL_S; the longest at once while its cluster's agent reports
+    (its events end the operation, the polls only back them up)."""
+    longest = settings.poll_longest_s
+    if agent_live:
+        return longest
+    return min(settings.poll_interval_s * 2 ** min(polls, 32), longest)
+
+
+def next_poll_in(session: Session, op_id: int, ctx: Context, polls: int) -> float:
+    """`poll_wait` for this operation after `polls` polls of its job, never past its deadline
+    (a job to cancel then is polled on time)."""
+    op = _peek(session, op_id)
+    settings = ctx.settings
+    if op is None:
+        return settings.poll_interval_s
+    backend_id = op.backend_id if op.backend_id is not None else (op.server.backend_id if op.server else None)
+    backend = session.get(Backend, backend_id) if backend_id is not None else None
+    wait = poll_wait(settings, polls, agents.live(ctx.redis, backend.clustername if backend else None))
+    if op.deadline_at is not None:
+        until = (op.deadline_at - utcnow()).total_seconds()
+        wait = min(wait, until + 0.01 if until > 0 else settings.poll_interval_s)
+    return max(wait, 0.01)
 
 
 def give_up(session: Session, op_id: int, message: str, task_id: str | None = None) -> None:

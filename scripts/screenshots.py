@@ -2,7 +2,8 @@
 with demo rows (bench/bench_console.py's `fill`: servers, operations of the last hours with
 some FAILED and some past their deadline, a reconciliation run with findings), the web app
 served over HTTP on 127.0.0.1, Debian's Chromium headless signed in with the admin token,
-one PNG per page in docs/screenshots/. Needs no broker, no worker and no internet.
+one PNG per page in docs/screenshots/ (the charts from the rollup folded once and three hours
+of queue samples, as the beat leaves them). Needs no broker, no worker and no internet.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--width 1280]
 """
@@ -27,6 +28,21 @@ PAGES = (("01-sign-in", "/login", False),
          ("06-server", "/servers/{server}", True),
          ("07-operation", "/operations/{operation}", True))
 MAX_BYTES = 300 * 1024
+
+
+def demo_charts_and_drain(ctx) -> None:
+    """What the beat and an operator would have left: the rollup folded, three hours of
+    queue samples, and the reason the drained backend is drained."""
+    from bench.bench_console import record_samples
+    from orchestrator.models import Backend
+    from orchestrator.services import console
+
+    with ctx.session() as session:
+        console.fold_minutes(ctx, session)
+        record_samples(ctx, session, hours=3)
+        for backend in session.query(Backend).filter_by(drained=True):
+            backend.drained_reason = "disk replacement on node3, ticket 4711"
+        session.commit()
 
 
 def main() -> None:
@@ -54,6 +70,7 @@ def main() -> None:
         fill(env["DATABASE_URL"], servers=600, operations=6000, backends=3)
         settings = Settings.from_env(env)
         app = create_app(settings)
+        demo_charts_and_drain(app.extensions["context"])
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -61,6 +61,52 @@ def queue_chart(lengths: dict[str, int], width: int = 360, row_h: int = 18) -> M
     return Markup("".join(parts))
 
 
+QUEUE_COLORS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#5d4037", "#455a64")
+
+
+def queue_history_chart(samples: list[tuple[dt.datetime, dict[str, int]]], start: dt.datetime,
+                        end: dt.datetime, width: int = 720, height: int = 140) -> Markup:
+    """One line per queue over [start, end], from the sampled lengths; each point's time and
+    length in its title, each queue's latest length in the legend."""
+    queues = sorted({q for _, lengths in samples for q in lengths})
+    top = max([n for _, lengths in samples for n in lengths.values()] + [1])
+    plot_h = height - 30
+    span = max((end - start).total_seconds(), 1.0)
+
+    def x(when: dt.datetime) -> float:
+        return min(max((when - start).total_seconds() / span, 0.0), 1.0) * (width - 2) + 1
+
+    def y(n: int) -> float:
+        return plot_h - n / top * (plot_h - 18)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="queue-history" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="queue lengths over time">',
+             f'<title>Queue lengths, sampled (max {top})</title>',
+             f'<line x1="0" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="#999"/>']
+    for i, queue in enumerate(queues):
+        color = QUEUE_COLORS[i % len(QUEUE_COLORS)]
+        points = [(when, lengths[queue]) for when, lengths in samples if queue in lengths]
+        path = " ".join(f"{x(w):.1f},{y(n):.1f}" for w, n in points)
+        parts.append(f'<g class="queue" data-queue="{escape(queue)}"><polyline fill="none" stroke="{color}" '
+                     f'stroke-width="1.5" points="{path}"/>')
+        for when, n in points:
+            parts.append(f'<circle cx="{x(when):.1f}" cy="{y(n):.1f}" r="2" fill="{color}">'
+                         f'<title>{when.strftime("%H:%M")} {escape(queue)}: {n}</title></circle>')
+        parts.append("</g>")
+        latest = points[-1][1] if points else 0
+        parts.append(f'<text class="legend" x="{4 + i * 120}" y="12" font-size="11" fill="{color}">'
+                     f'{escape(queue)} {latest}</text>')
+    steps = max(int(span // 3600), 1)
+    for i in range(steps + 1):
+        when = start + dt.timedelta(seconds=span * i / steps)
+        parts.append(f'<text x="{min(x(when), width - 30):.0f}" y="{height - 12}" font-size="10">'
+                     f'{when.strftime("%H:%M")}</text>')
+    if not samples:
+        parts.append(f'<text x="{width / 2 - 80:.0f}" y="{plot_h / 2:.0f}" font-size="11">no samples yet</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def capacity_bars(label: str, total: int, used: int, reserved: int, unit: str, width: int = 200) -> Markup:
     """One bar: used (what Ganeti reports taken), reserved (what the orchestrator placed
     beyond it), free; each part's size in its title."""

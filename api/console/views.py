@@ -1,6 +1,7 @@
 """The console's pages and its JSON actions."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 
@@ -59,12 +60,13 @@ def _signed_in() -> object:
 
 
 def _principal_of(token_id, user: str) -> Principal | None:
+    from orchestrator.auth import is_live
     from orchestrator.models import Token
 
     if token_id is None:  # the deployment's ORCHESTRATOR_ADMIN_TOKEN: no row
         return Principal(user_id=user, admin=True)
     row = g.db.get(Token, token_id)
-    if row is None or row.revoked or not row.admin:
+    if not is_live(g.db, row) or not row.admin:
         return None
     return Principal(user_id=row.user_id, admin=True)
 
@@ -99,6 +101,15 @@ def _unexpected(exc: Exception):
 @blp.app_template_global()
 def csrf_token() -> str:
     return session.get("csrf", "")
+
+
+@blp.app_template_global()
+def flower_link(op) -> str:
+    """Flower's page of the task running (or last run) the operation's step; a search by the
+    operation id for operations whose chain ids are not recorded."""
+    flower = current_app.config["CONSOLE_FLOWER_URL"]
+    task_id = console.current_task_id(op)
+    return f"{flower}/task/{task_id}" if task_id else f"{flower}/tasks?search={op.id}"
 
 
 @blp.app_template_filter("age")
@@ -182,13 +193,16 @@ def attention():
     status = request.args.get("status") or None
     page = console.needs_attention(ctx, g.db, kind=kind, backend_id=backend_id, status=status, offset=offset,
                                    limit=limit)
-    start, minutes = console.operations_per_minute(ctx, g.db, hours=3)
+    start, minutes = console.operations_per_minute(ctx, g.db, hours=console.CHART_HOURS)
     queues = console.queue_lengths(ctx)
+    end = start + dt.timedelta(minutes=len(minutes))
+    history = charts.queue_history_chart(console.queue_history(ctx, g.db, hours=console.CHART_HOURS), start, end)
     return render_template("console/attention.html", page=page, kind=kind, backend_id=backend_id, status=status,
                            why=lambda op: console.why_attention(ctx, op),
                            flower=current_app.config["CONSOLE_FLOWER_URL"],
                            ops_chart=charts.operations_chart(start, minutes),
                            queue_chart=charts.queue_chart(queues) if queues is not None else None,
+                           queue_history=history,
                            backends=g.db.query(Backend.id, Backend.clustername).order_by(Backend.id).all())
 
 
@@ -255,15 +269,19 @@ def _network_use():
 
 def backend_json(b: Backend) -> dict:
     return {"id": b.id, "drained": b.drained, "offline": b.offline, "offline_reason": b.offline_reason or "",
+            "drained_reason": b.drained_reason or "",
             "stats_updated_at": b.stats_updated_at.isoformat(timespec="seconds") if b.stats_updated_at else "",
             "mfree": b.mfree, "mtotal": b.mtotal, "dfree": b.dfree, "dtotal": b.dtotal, "ctotal": b.ctotal}
 
 
 @blp.route("/backends/<int:backend_id>/<any(drain, undrain):verb>", methods=["POST"])
 def drain(backend_id: int, verb: str):
-    backend = backends.modify(_ctx(), g.db, backend_id, drained=(verb == "drain"))
-    return jsonify(ok=True, message=f"backend {backend.clustername} {'drained' if backend.drained else 'undrained'}",
-                   backend=backend_json(backend))
+    reason = (request.values.get("drained_reason") or "").strip() or None if verb == "drain" else None
+    backend = backends.modify(_ctx(), g.db, backend_id, drained=(verb == "drain"), drained_reason=reason)
+    message = f"backend {backend.clustername} {'drained' if backend.drained else 'undrained'}"
+    if backend.drained_reason:
+        message += f": {backend.drained_reason}"
+    return jsonify(ok=True, message=message, backend=backend_json(backend))
 
 
 @blp.route("/backends/<int:backend_id>/refresh", methods=["POST"])
@@ -302,6 +320,22 @@ def reconciliation_fix():
                    else f"run {run.id} applied the {kind} fix")
 
 
+@blp.route("/reconciliation/findings/<int:finding_id>/fix", methods=["POST"])
+def reconciliation_fix_one(finding_id: int):
+    """Apply one finding's fix alone: its server checked again, only its kind fixed."""
+    run, again = reconciliation.fix_finding(_ctx(), g.db, finding_id, trigger="console")
+    if again is not None and again.fixed:
+        return jsonify(ok=True, run_id=run.id, fixed=1, finding=finding_id,
+                       message=f"finding {finding_id} fixed in run {run.id}: {again.fix}")
+    if run.backends_skipped:
+        why = "; ".join(f"{k}: {v}" for k, v in run.backends_skipped.items())
+        return jsonify(ok=False, run_id=run.id, message=f"run {run.id} could not check the backend ({why})"), 409
+    if again is None:
+        return jsonify(ok=True, run_id=run.id, fixed=0, finding=finding_id,
+                       message=f"run {run.id}: finding {finding_id} is no longer there, nothing to fix")
+    return jsonify(ok=False, run_id=run.id, message=f"run {run.id}: not fixed: {again.fix or 'left alone'}"), 409
+
+
 # -- servers ------------------------------------------------------------------------------------------
 
 @blp.route("/servers")
@@ -319,7 +353,8 @@ def server_page(server_id: int):
     offset, limit = _paging(20)
     ops = console.server_operations(_ctx(), g.db, server_id, offset=offset, limit=limit)
     return render_template("console/server.html", server=server, status=api_status(server), ops=ops,
-                           flower=current_app.config["CONSOLE_FLOWER_URL"])
+                           flower=current_app.config["CONSOLE_FLOWER_URL"],
+                           streams=bool(_ctx().settings.streams_url))
 
 
 ACTIONS = ("start", "shutdown", "reboot", "destroy", "suspend", "unsuspend")
@@ -335,6 +370,22 @@ def server_action(server_id: int):
     return jsonify(ok=True, message=f"{action}: operation {op.id} {op.status}", operation=op_json(op))
 
 
+@blp.route("/servers/<int:server_id>/stream-ticket", methods=["POST"])
+def stream_ticket(server_id: int):
+    """The URL of the server's live stream on the streams process, with a ticket good for
+    one minute in place of the bearer token EventSource cannot send; 404 without a streams
+    process (the page then re-reads the state instead)."""
+    from orchestrator.services import streams
+
+    ctx = _ctx()
+    if not ctx.settings.streams_url:
+        abort(404, description="no streams process is configured (STREAMS_URL)")
+    servers.get(ctx, g.db, g.principal, server_id)
+    ticket = streams.issue_ticket(ctx, g.principal, session.get("token_id"), server_id)
+    return jsonify(ok=True, url=f"{ctx.settings.streams_url}/api/v1/servers/{server_id}/events?"
+                                f"until=deleted&ticket={ticket}")
+
+
 @blp.route("/servers/<int:server_id>/state")
 def server_state(server_id: int):
     servers.get(_ctx(), g.db, g.principal, server_id)
@@ -342,10 +393,22 @@ def server_state(server_id: int):
     return jsonify(ok=True, state=state, moving=moving)
 
 
+def _streams_origin() -> str:
+    """The streams process's origin, which the server page's EventSource connects to."""
+    from urllib.parse import urlsplit
+
+    url = _ctx().settings.streams_url
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f" {parts.scheme}://{parts.netloc}"
+
+
 @blp.after_request
 def _no_store(response):
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                f"connect-src 'self'{_streams_origin()}")
     return response

@@ -69,9 +69,14 @@ def authenticate() -> None:
         token = rest.strip() if scheme.lower() == "bearer" else ""
     principal = tokens.authenticate(context(), g.db, token) if token else None
     if principal is None:
-        raise OpenStackError(401, "The request you have made requires authentication.",
+        raise OpenStackError(401, "The request you have made requires authentication.", kind=TOKEN_REFUSED,
                              headers={"WWW-Authenticate": f'Keystone uri="{base_url()}/identity"'})
     g.principal = principal
+
+
+# A token refused (unknown, revoked, expired): in front of every OpenStack service it is
+# keystonemiddleware that answers, with Keystone's error body, whatever the service.
+TOKEN_REFUSED = "TokenRefused"
 
 
 def principal():
@@ -89,7 +94,7 @@ def install_errors(blp: Blueprint, render) -> None:
     """Every error raised in `blp`'s views answered by `render(status, message, kind)`."""
     @blp.errorhandler(OpenStackError)
     def _openstack(exc: OpenStackError):
-        response = render(exc.status, exc.message, exc.kind)
+        response = (keystone_error if exc.kind == TOKEN_REFUSED else render)(exc.status, exc.message, exc.kind)
         response.headers.update(exc.headers)
         return response
 
@@ -129,7 +134,7 @@ def neutron_error(status: int, message: str, kind: str | None = None) -> Respons
     status = 400 if status == 422 else status
     if status == 413:
         status = 409  # Neutron answers a quota exceeded with 409 OverQuota
-    kind = kind if kind and kind.endswith("NotFound") else NEUTRON_TYPES.get(status, "NeutronError")
+    kind = kind if kind and kind.endswith(("NotFound", "InUse")) else NEUTRON_TYPES.get(status, "NeutronError")
     return json_response({"NeutronError": {"type": kind, "message": message, "detail": ""}}, status)
 
 

@@ -99,6 +99,9 @@ NOVA_STATES = {
     "REBOOT": ("REBOOT", "active", "rebooting", 1),
     "HARD_REBOOT": ("HARD_REBOOT", "active", "rebooting_hard", 1),
     "RESIZE": ("RESIZE", "stopped", "resize_migrating", 4),
+    "VERIFY_RESIZE": ("VERIFY_RESIZE", "resized", None, 4),
+    "VERIFY_RESIZE_ACTIVE": ("VERIFY_RESIZE", "resized", None, 1),
+    "REVERT_RESIZE": ("REVERT_RESIZE", "resized", "resize_reverting", 4),
     "ERROR": ("ERROR", "error", None, 0),
     "DELETED": ("DELETED", "deleted", None, 0),
 }
@@ -108,6 +111,9 @@ NOVA_TO_PRODUCT = {"BUILD": "BUILD", "ACTIVE": "ACTIVE", "SHUTOFF": "STOPPED", "
 
 def _status(server) -> str:
     status = api_status(server)
+    if server.resize_from_flavor_id is not None and status in ("ACTIVE", "STOPPED", "RESIZE"):
+        # A resize awaiting confirmation, or its revert under way.
+        return {"ACTIVE": "VERIFY_RESIZE_ACTIVE", "STOPPED": "VERIFY_RESIZE", "RESIZE": "REVERT_RESIZE"}[status]
     if status == "REBOOT":
         ops = operation_services.list_operations(context(), g.db, principal(), server_id=server.id, limit=1)
         if ops and ops[0].kind == "reboot" and (ops[0].params or {}).get("type") == "hard":
@@ -140,7 +146,7 @@ def render_server(server) -> dict:
     status, vm_state, task_state, power_state = NOVA_STATES.get(_status(server), NOVA_STATES["ERROR"])
     body = {
         "id": str(server.id), "name": server.name, "status": status, "tenant_id": server.user_id,
-        "user_id": server.user_id, "metadata": {}, "hostId": "", "created": _stamp(server.created_at),
+        "user_id": server.user_id, "metadata": dict(server.metadata_ or {}), "hostId": "", "created": _stamp(server.created_at),
         "updated": _stamp(server.updated_at), "addresses": _addresses(server), "accessIPv4": "", "accessIPv6": "",
         "links": _links("servers", server.id), "image": {"id": str(server.image_id), "links": _links("images", server.image_id)},
         "flavor": {"id": str(server.flavor_id), "links": _links("flavors", server.flavor_id)},
@@ -289,9 +295,6 @@ def create_server():
         raise OpenStackError(400, f"The requested availability zone is not available: {body['availability_zone']}")
     if not isinstance(body.get("name"), str):
         raise OpenStackError(400, "Invalid input for field/attribute name. 'name' is a required property")
-    if body.get("metadata"):
-        raise OpenStackError(400, "Invalid input for field/attribute metadata: server metadata is not stored "
-                                  "by this deployment (only {} is accepted)")
     image_ref = _boot_image(body)
     password = body.get("adminPass")
     if password is not None and not isinstance(password, str):
@@ -299,7 +302,8 @@ def create_server():
     created = server_services.create(context(), g.db, principal(), name=body["name"],
                                      flavor_id=_ref(body.get("flavorRef"), "flavorRef"),
                                      image_id=_ref(image_ref, "imageRef"), password=password,
-                                     networks=_networks(body.get("networks")))
+                                     networks=_networks(body.get("networks")),
+                                     metadata=_metadata(body.get("metadata", {})))
     server = created.server
     answer = {"id": str(server.id), "links": _links("servers", server.id), "OS-DCF:diskConfig": "MANUAL",
               "security_groups": [{"name": "default"}]}
@@ -347,21 +351,22 @@ def _resize(server, args):
     return server_services.act(context(), g.db, principal(), server.id, "resize", flavor_id=_ref(args["flavorRef"], "flavorRef"))
 
 
-def _confirm(server, _args):
-    """The product's resize is final when it succeeds: there is nothing to confirm. Accepted
-    (204, as Nova) when the server's newest operation is a resize that succeeded, refused as
-    Nova refuses a server not in VERIFY_RESIZE otherwise."""
-    ops = operation_services.list_operations(context(), g.db, principal(), server_id=server.id, limit=1)
-    if ops and ops[0].kind == "resize" and ops[0].status == "SUCCEEDED":
-        return None
-    raise OpenStackError(409, f"Cannot 'confirmResize' instance {server.id}: its last operation is not a resize "
-                              "that succeeded")
+def _resize_action(name: str, action: str):
+    """confirmResize, revertResize: the product's confirm_resize and revert_resize; a server
+    whose resize does not await confirmation is Nova's 409 (its vm_state named)."""
+    def run(server, _args):
+        if server.resize_from_flavor_id is None:
+            raise OpenStackError(409, f"Cannot '{name}' instance {server.id} while it is in vm_state "
+                                      f"{NOVA_STATES.get(_status(server), NOVA_STATES['ERROR'])[1]}")
+        return server_services.act(context(), g.db, principal(), server.id, action)
+    return run
 
 
-def _revert(server, _args):
-    raise OpenStackError(409, f"Cannot 'revertResize' instance {server.id}: a resize is final here when it "
-                              "succeeds; resize it again to the flavor it had")
+_confirm = _resize_action("confirmResize", "confirm_resize")
+_revert = _resize_action("revertResize", "revert_resize")
 
+# Nova refuses these while a resize awaits confirmation (the product's own API confirms it first).
+REFUSED_WHILE_RESIZED = ("os-start", "os-stop", "reboot", "resize")
 
 ACTIONS = {
     "os-start": lambda server, _a: server_services.act(context(), g.db, principal(), server.id, "start"),
@@ -383,8 +388,79 @@ def server_action(server_id: str):
     if name not in ACTIONS:
         raise OpenStackError(400, f"There is no such action: {name}")
     server = _server(server_id)
+    if name in REFUSED_WHILE_RESIZED and server.resize_from_flavor_id is not None:
+        raise OpenStackError(409, f"Cannot '{name}' instance {server.id} while it is in vm_state resized")
     ACTIONS[name](server, args)
     return empty(204 if name == "confirmResize" else 202)
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+def _metadata(value: Any, field: str = "metadata") -> dict[str, str]:
+    """Nova's schema for metadata: an object of strings, keys 1 to 255 characters and values up to 255
+    (the count is the service's: SERVER_METADATA_ITEMS, a 403 as Nova's quota)."""
+    if not isinstance(value, dict):
+        raise OpenStackError(400, f"Invalid input for field/attribute {field}. Value: {value!r}. "
+                                  f"{value!r} is not of type 'object'")
+    for key, item in value.items():
+        if not 1 <= len(key) <= server_services.METADATA_KEY_MAX:
+            raise OpenStackError(400, f"Invalid input for field/attribute {field}. Value: {value!r}. "
+                                      f"a key is 1 to {server_services.METADATA_KEY_MAX} characters")
+        if not isinstance(item, str) or len(item) > server_services.METADATA_VALUE_MAX:
+            raise OpenStackError(400, f"Invalid input for field/attribute {key}. Value: {item!r}. "
+                                      f"{item!r} is not of type 'string' of at most 255 characters")
+    return value
+
+
+def _metadata_body(key: str) -> dict[str, str]:
+    data = body_of()
+    if key not in data:
+        raise OpenStackError(400, f"Invalid input for field/attribute {key}: '{key}' is a required property")
+    return _metadata(data[key], key)
+
+
+@blp.get("/v2.1/servers/<server_id>/metadata")
+def show_metadata(server_id: str):
+    return json_response({"metadata": dict(_server(server_id).metadata_ or {})})
+
+
+@blp.route("/v2.1/servers/<server_id>/metadata", methods=["PUT", "POST"])
+def set_metadata(server_id: str):
+    """PUT replaces all of the server's metadata, POST sets the items given over the others."""
+    items = _metadata_body("metadata")
+    metadata = server_services.update_metadata(context(), g.db, principal(), _server(server_id).id, items=items,
+                                               replace=request.method == "PUT")
+    return json_response({"metadata": metadata})
+
+
+def _item(server, key: str) -> str:
+    if key not in (server.metadata_ or {}):
+        raise OpenStackError(404, "Metadata item was not found")
+    return server.metadata_[key]
+
+
+@blp.get("/v2.1/servers/<server_id>/metadata/<key>")
+def show_metadata_item(server_id: str, key: str):
+    return json_response({"meta": {key: _item(_server(server_id), key)}})
+
+
+@blp.put("/v2.1/servers/<server_id>/metadata/<key>")
+def set_metadata_item(server_id: str, key: str):
+    meta = _metadata_body("meta")
+    if len(meta) > 1:
+        raise OpenStackError(400, "Request body contains too many items")
+    if key not in meta:
+        raise OpenStackError(400, "Request body and URI mismatch")
+    server_services.update_metadata(context(), g.db, principal(), _server(server_id).id, items=meta)
+    return json_response({"meta": meta})
+
+
+@blp.delete("/v2.1/servers/<server_id>/metadata/<key>")
+def delete_metadata_item(server_id: str, key: str):
+    server = _server(server_id)
+    _item(server, key)
+    server_services.update_metadata(context(), g.db, principal(), server.id, delete=key)
+    return empty(204)
 
 
 # -- addresses and interfaces -----------------------------------------------------------------
@@ -435,7 +511,8 @@ def attach_interface(server_id: str):
 @blp.delete("/v2.1/servers/<server_id>/os-interface/<port_id>")
 def detach_interface(server_id: str, port_id: str):
     server = _server(server_id)
-    server_services.disconnect(context(), g.db, principal(), server.id, int_id(port_id, "Port"))
+    # Nova deletes a port it made for the server, and keeps one its user made (preserve_on_delete).
+    server_services.disconnect(context(), g.db, principal(), server.id, int_id(port_id, "Port"), keep_own_port=True)
     return empty(202)
 
 
@@ -484,7 +561,7 @@ LIMITS = {  # Nova's absolute limit: (the product's quota resource, whether it i
 
 @blp.get("/v2.1/limits")
 def limits():
-    absolute: dict[str, int] = {"maxServerMeta": 0, "maxImageMeta": 0, "maxPersonality": 0,
+    absolute: dict[str, int] = {"maxServerMeta": context().settings.server_metadata_items, "maxImageMeta": 0, "maxPersonality": 0,
                                 "maxPersonalitySize": 0, "maxTotalKeypairs": 0, "maxSecurityGroups": 0,
                                 "maxSecurityGroupRules": 0, "maxServerGroups": 0, "maxServerGroupMembers": 0,
                                 "totalSecurityGroupsUsed": 0, "totalServerGroupsUsed": 0}

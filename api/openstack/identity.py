@@ -6,14 +6,15 @@
   `orchestrator token create --user ID`; `admin` for ORCHESTRATOR_ADMIN_TOKEN), `secret` the
   token itself. The secret is checked by the product's token check; an id naming another user
   than the token's is refused, as Keystone refuses a secret that is not the credential's.
-- method `token`: `{"token": {"id": <a product token>}}`.
+- method `token`: `{"token": {"id": <a product token, or one issued here>}}` (one issued here
+  gives a new token with the same end).
 
-The token issued (`X-Subject-Token`) is the product token itself: every other call sends it
-as `X-Auth-Token` and is checked by the same code as `Authorization: Bearer` (api/auth.py),
-so a revoked token stops working at once. The product's tokens have no lifetime: the
-`expires_at` shown is the issue time plus TOKEN_HOURS, which keystoneauth uses to decide when
-to authenticate again; revoking the token is what ends it. One project per user: its id and
-name are the user's id.
+The token issued (`X-Subject-Token`) is a short-lived token of its own (services.tokens
+.issue_short_lived): it ends OPENSTACK_TOKEN_TTL_S after it was issued (the `expires_at` its
+body shows), or when the product token it came from is revoked, and is refused after that
+with a 401, as Keystone's. Every other call sends it as `X-Auth-Token` and is checked by the
+same code as `Authorization: Bearer` (api/auth.py). The product's long-lived tokens are the
+application credentials. One project per user: its id and name are the user's id.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from .common import OpenStackError, base_url, body_of, context, install_errors, 
 blp = Blueprint("openstack_identity", __name__, url_prefix="/identity")
 install_errors(blp, keystone_error)
 
-TOKEN_HOURS = 12
 DOMAIN = {"id": "default", "name": "Default"}
 ROLES_USER = [{"id": "member", "name": "member"}, {"id": "reader", "name": "reader"}]
 ROLES_ADMIN = [*ROLES_USER, {"id": "admin", "name": "admin"}]
@@ -63,10 +63,16 @@ def catalog(base: str) -> list[dict]:
             entry("network", "neutron", f"{base}/network")]
 
 
-def _token_body(who, methods: list[str], credential_id: str | None) -> dict:
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000000Z")  # noqa: E731
-    body = {"methods": methods, "issued_at": stamp(now), "expires_at": stamp(now + dt.timedelta(hours=TOKEN_HOURS)),
+def _stamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def _token_body(issued: tokens.Issued, methods: list[str], credential_id: str | None) -> dict:
+    who = issued.principal
+    # A long-lived token validated here has no end: it is shown valid for another token's life.
+    expires = issued.expires_at or dt.datetime.now(dt.timezone.utc) + dt.timedelta(
+        seconds=context().settings.openstack_token_ttl_s)
+    body = {"methods": methods, "issued_at": _stamp(issued.issued_at), "expires_at": _stamp(expires),
             "user": {"id": who.user_id, "name": who.user_id, "domain": DOMAIN, "password_expires_at": None},
             "project": {"id": who.user_id, "name": who.user_id, "domain": DOMAIN},
             "roles": ROLES_ADMIN if who.admin else ROLES_USER, "is_domain": False,
@@ -76,12 +82,16 @@ def _token_body(who, methods: list[str], credential_id: str | None) -> dict:
     return {"token": body}
 
 
+def _refused() -> OpenStackError:
+    return OpenStackError(401, "The request you have made requires authentication.")
+
+
 def _check(secret) -> object:
     if not isinstance(secret, str) or not secret:
-        raise OpenStackError(401, "The request you have made requires authentication.")
+        raise _refused()
     who = tokens.authenticate(context(), g.db, secret)
     if who is None:
-        raise OpenStackError(401, "The request you have made requires authentication.")
+        raise _refused()
     return who
 
 
@@ -98,26 +108,30 @@ def issue():
             raise OpenStackError(400, "Expecting to find id in application_credential (the user's id).")
         who = _check(cred.get("secret"))
         if cred["id"] != who.user_id:
-            raise OpenStackError(401, "The request you have made requires authentication.")
+            raise _refused()
         secret, credential_id = cred["secret"], cred["id"]
     elif method == "token":
         token = identity.get("token")
         secret = token.get("id") if isinstance(token, dict) else None
-        who, credential_id = _check(secret), None
+        _check(secret)
+        credential_id = None
     else:
         raise OpenStackError(401, f"Unsupported authentication method: {method} (application_credential and "
                                   "token are supported: the secret is an API token of this deployment)")
-    return json_response(_token_body(who, [method], credential_id), 201, {"X-Subject-Token": secret})
+    issued = tokens.issue_short_lived(context(), g.db, secret)
+    if issued is None:
+        raise _refused()
+    return json_response(_token_body(issued, [method], credential_id), 201, {"X-Subject-Token": issued.secret})
 
 
 @blp.route("/v3/auth/tokens", methods=["GET", "HEAD"])
 def validate():
     _check(request.headers.get("X-Auth-Token", ""))
     subject = request.headers.get("X-Subject-Token", "")
-    who = tokens.authenticate(context(), g.db, subject) if subject else None
-    if who is None:
+    issued = tokens.describe(context(), g.db, subject) if subject else None
+    if issued is None:
         raise OpenStackError(404, "Could not find token.")
-    return json_response(_token_body(who, ["token"], None), 200, {"X-Subject-Token": subject})
+    return json_response(_token_body(issued, ["token"], None), 200, {"X-Subject-Token": subject})
 
 
 @blp.get("/v3/auth/catalog")

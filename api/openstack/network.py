@@ -222,9 +222,8 @@ def show_subnet(subnet_id: str):
 
 @blp.delete("/v2.0/subnets/<subnet_id>")
 def delete_subnet(subnet_id: str):
-    network_services.get_subnet(context(), g.db, principal(), _id(subnet_id, "Subnet"))
-    raise OpenStackError(409, f"Unable to complete operation on subnet {subnet_id}: a subnet is deleted with its "
-                              "network here (delete the network)", "SubnetInUse")
+    network_services.remove_subnet(context(), g.db, principal(), _id(subnet_id, "Subnet"))
+    return empty(204)
 
 
 # -- ports ------------------------------------------------------------------------------------

@@ -156,6 +156,14 @@ class SubnetById(MethodView):
     def get(self, subnet_id: int):
         return networks.get_subnet(context(), g.db, principal(), subnet_id)
 
+    @subnets_blp.response(200, SubnetSchema)
+    @documents(subnets_blp, 401, 403, 404, 409)
+    def delete(self, subnet_id: int):
+        """Delete a subnet of one of the caller's networks, with its address pool: 200 with the
+        deleted subnet; 409 while ports hold addresses of it, or while its network is on
+        backends (it then goes with the network)."""
+        return networks.remove_subnet(context(), g.db, principal(), subnet_id)
+
 
 @subnets_blp.route("/<int:subnet_id>/inspect")
 class SubnetInspect(MethodView):

@@ -67,8 +67,8 @@ class ServerById(MethodView):
     @blp.response(200, ServerSchema)
     @documents(blp, 400, 401, 403, 404, 409, 422)
     def patch(self, data, server_id: int):
-        """Rename (the owner); suspend or unsuspend (administrators): a suspended server
-        refuses its user's actions."""
+        """Rename or replace its `metadata` (the owner); suspend or unsuspend (administrators): a
+        suspended server refuses its user's actions."""
         return servers.modify(context(), g.db, principal(), server_id, **data)
 
     @blp.response(202, OperationSchema)
@@ -84,7 +84,9 @@ class ServerActions(MethodView):
     @blp.response(202, OperationSchema)
     @documents(blp, 400, 401, 403, 404, 409, 422)
     def post(self, data, server_id: int):
-        """start, shutdown, reboot (type soft|hard), resize (flavor_id); admin: suspend, unsuspend."""
+        """start, shutdown, reboot (type soft|hard), resize (flavor_id); confirm_resize, revert_resize
+        (a resize that succeeded awaits one: `resize_pending`; any other action confirms it);
+        admin: suspend, unsuspend."""
         action = data.pop("action")
         params = {k: v for k, v in data.items() if v is not None}
         return servers.act(context(), g.db, principal(), server_id, action, **params)

@@ -35,6 +35,7 @@ MAX_NICS = 8  # Ganeti's default limit of NICs per instance (constants.MAX_NICS)
 NETWORK_OPS = "network_ops"  # params: the network_create operations a server's job waits for
 NICS = "nics"  # params of a create: the NICs it sends (none: the cluster's default NIC)
 PORT = "port_id"  # params of a connect or disconnect: its port
+KEEP_PORT = "keep_port"  # params of a disconnect: its port is kept, on no server (request_disconnect)
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,9 @@ def settle(session: Session, op: Operation) -> None:
         port = ports.lock_port(session, op.params.get(PORT))
         if port is None or port.deleted or port.server_id != server.id:
             return
-        if op.kind == "disconnect" and succeeded:
+        if op.kind == "disconnect" and succeeded and op.params.get(KEEP_PORT):
+            port.server_id, port.index, port.state = None, None, PortState.DOWN.value  # kept, on no server
+        elif op.kind == "disconnect" and succeeded:
             release(session, port)
         elif op.kind == "connect" and not succeeded and _floating(port):
             release(session, port)  # made for its floating IP, which is left unattached
@@ -379,15 +382,18 @@ def request_connect(session: Session, server: Server, wanted: Wanted, *, user_id
 
 
 def request_disconnect(session: Session, server: Server, port_id: Any, *, user_id: str, admin: bool,
-                       prefix: str) -> tuple[Port, Operation]:
+                       prefix: str, keep_own_port: bool = False) -> tuple[Port, Operation]:
     """The disconnect operation that hot-removes the port's NIC from `server` (by the NIC's
-    name); the port is deleted, and its addresses go back, when the NIC is gone."""
+    name); the port is deleted, and its addresses go back, when the NIC is gone, unless
+    `keep_own_port` and its user made it on its own (`preserve_on_delete`): it is then let go,
+    DOWN on no server with its addresses, as Nova detaches such a port."""
     _check_server(server, admin)
     port = ports.lock_port(session, port_id) if isinstance(port_id, int) and not isinstance(port_id, bool) else None
     if port is None or port.deleted or not (admin or port.user_id == user_id) or port.server_id != server.id:
         raise NotFound(f"port {port_id} is not a port of server {server.id}", field="port_id")
     op = Operation(kind="disconnect", server_id=server.id, user_id=user_id, step=Step.SUBMIT.value,
-                   backend_id=server.backend_id, params={PORT: port.id, "nic": {"name": port.ganeti_name(prefix)}})
+                   backend_id=server.backend_id, params={PORT: port.id, "nic": {"name": port.ganeti_name(prefix)},
+                                                         KEEP_PORT: bool(keep_own_port and port.preserve_on_delete)})
     return port, op
 
 

@@ -293,6 +293,33 @@ def create_subnet(session: Session, network: Network, request: dict[str, Any]) -
     return subnet
 
 
+class SubnetInUse(Conflict):
+    """Neutron's name for it: ports hold addresses of the subnet."""
+
+
+def remove_subnet(session: Session, subnet: Subnet) -> Subnet:
+    """Delete a subnet (its network locked by the caller) no port holds an address of, with its
+    address pool. Not while its network is on backends: their Ganeti networks were made with
+    it (a subnet is added before, see create_subnet; the network's removal takes it with it)."""
+    session.refresh(subnet)
+    if subnet.deleted:  # by a request that held the lock before
+        raise NotFound(f"subnet {subnet.id} not found")
+    if session.scalars(select(IPAddress.id).where(IPAddress.subnet_id == subnet.id,
+                                                  IPAddress.deleted.is_(False)).limit(1)).first():
+        raise SubnetInUse(f"Unable to complete operation on subnet {subnet.id}: One or more ports have an IP "
+                          "allocation from this subnet.")
+    if session.scalars(select(BackendNetwork.id).where(BackendNetwork.network_id == subnet.network_id,
+                                                       BackendNetwork.state != NetworkState.DELETED.value)
+                       .limit(1)).first():
+        raise Conflict(f"network {subnet.network_id} is on backends, whose networks were made with subnet "
+                       f"{subnet.id}: it goes when the network is deleted")
+    if subnet.pool_id is not None:
+        pools.lock(session, subnet.pool_id).deleted = True
+    subnet.deleted = True
+    session.flush()
+    return subnet
+
+
 def addresses_of(session: Session, subnet: Subnet) -> list[dict[str, Any]]:
     rows = session.execute(select(IPAddress.address, IPAddress.port_id)
                            .where(IPAddress.subnet_id == subnet.id, IPAddress.deleted.is_(False))

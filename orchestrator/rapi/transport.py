@@ -10,9 +10,13 @@ mapping of every failure to a RapiError.
   included, so a cluster that trickles its answer cannot hold the caller (rapi.deadline).
 - Credentials go to `requests` as basic auth and are never formatted into messages, logs
   or reprs; credentials in the URL's userinfo are lifted out and hidden too.
+- With a `budget` (rapi.budget: the backend's requests per second and in flight, in Redis),
+  every request draws from it first, each retried read again, and a call that finds no room
+  in time raises RapiThrottled before anything is sent.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import time
@@ -25,6 +29,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from .budget import Budget
 from .deadline import GuardedAdapter, within
 from .errors import (RapiBadRequest, RapiCertificateError, RapiConflict, RapiError, RapiNotFound,
                      RapiUnauthorized, RapiUnavailable, RapiUnsupported)
@@ -75,10 +80,28 @@ def split_credentials(base_url: str) -> tuple[str, str | None, str | None]:
     return clean.rstrip("/"), parts.username, parts.password
 
 
-def read_retry(read_retries: int) -> Retry:
+class BudgetedRetry(Retry):
+    """urllib3's Retry that draws from the backend's budget before each new try (`draw`,
+    when set): the cluster sees every try as a request."""
+
+    draw = None
+
+    def new(self, **kw: Any) -> "BudgetedRetry":
+        retry = super().new(**kw)
+        retry.draw = self.draw
+        return retry
+
+    def increment(self, *args, **kwargs) -> "BudgetedRetry":
+        retry = super().increment(*args, **kwargs)  # raises when no try is left
+        if self.draw is not None:
+            self.draw()
+        return retry
+
+
+def read_retry(read_retries: int, draw=None) -> Retry:
     """urllib3's Retry for reads only: `allowed_methods` limits read and status retries
     to GET, so a write that may have reached Ganeti is never sent twice."""
-    return Retry(
+    retry = BudgetedRetry(
         total=read_retries,
         connect=read_retries,
         read=read_retries,
@@ -90,15 +113,18 @@ def read_retry(read_retries: int) -> Retry:
         allowed_methods=frozenset({"GET"}),  # read and status retries: idempotent reads only
         raise_on_status=False,
     )
+    retry.draw = draw
+    return retry
 
 
-def new_session(auth: tuple[str, str], verify: bool | str, read_retries: int) -> requests.Session:
-    """A session that pools connections (thread-safe) and retries reads."""
+def new_session(auth: tuple[str, str], verify: bool | str, read_retries: int, draw=None) -> requests.Session:
+    """A session that pools connections (thread-safe) and retries reads (each retry drawn
+    from a budget by `draw`, when given)."""
     session = requests.Session()
     session.auth = auth
     session.verify = verify
     session.headers.update({"Accept": "application/json", "User-Agent": "ganeti-orchestrator"})
-    adapter = GuardedAdapter(max_retries=read_retry(read_retries), pool_maxsize=16)
+    adapter = GuardedAdapter(max_retries=read_retry(read_retries, draw), pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -147,14 +173,27 @@ class Transport:
     """Sends RAPI requests to one endpoint; every failure comes out as a RapiError whose
     message names the method and path only (never the URL's credentials)."""
 
-    def __init__(self, endpoint: Endpoint, read_retries: int = 3):
+    def __init__(self, endpoint: Endpoint, read_retries: int = 3, budget: Budget | None = None):
         self.endpoint = endpoint
+        self.budget = budget  # replaced as the backend's limits change (rapi.pool)
         self.base, url_user, url_password = split_credentials(endpoint.base_url)
         if endpoint.username or url_user is None:
             auth = (endpoint.username, endpoint.password)
         else:  # credentials only in the URL: use them, but never show them
             auth = (url_user, url_password or "")
-        self.session = new_session(auth, endpoint.verify, read_retries)
+        self.session = new_session(auth, endpoint.verify, read_retries, draw=self._draw_retry)
+
+    def _draw_retry(self) -> None:
+        budget = self.budget
+        if budget is not None:
+            budget.draw_retry()
+
+    def budgeted(self, timeout: float) -> contextlib.AbstractContextManager:
+        """Room for one call in the budget, its slot leased for the call's whole deadline."""
+        budget = self.budget
+        if budget is None:
+            return contextlib.nullcontext()
+        return budget.slot(self.endpoint.deadline_for(timeout) + 1.0)
 
     def request(self, method: str, path: str, *, query: Iterable[tuple[str, Any]] | dict | None = None,
                 body: Any = None, timeout: float | None = None) -> Any:
@@ -164,8 +203,9 @@ class Transport:
             query = list(query.items())
         params = encode_query(query or [])
         timeout = self.endpoint.timeout if timeout is None else timeout
-        started = time.monotonic()
-        response = self.send(method, path, params, body, timeout)
+        with self.budgeted(timeout):
+            started = time.monotonic()
+            response = self.send(method, path, params, body, timeout)
         log.debug("RAPI %s %s%s -> %s in %.3fs", method, self.base, path, response.status_code,
                   time.monotonic() - started)
         return decode(method, path, response)

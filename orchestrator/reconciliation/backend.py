@@ -69,7 +69,7 @@ class BackendReconciler:
         by_id: dict[int, dict[str, Any]] = {}
         for inst in instances:
             sid = self.server_id(inst.get("name") or "")
-            if sid is not None:
+            if sid is not None and (self.opts.only is None or sid in self.opts.only):
                 by_id[sid] = inst
         del instances
         # Operations in flight first: one that ends between the two reads then shows in the
@@ -87,6 +87,8 @@ class BackendReconciler:
 
     def load_batch(self) -> list:
         query = select(*COLUMNS).where(Server.backend_id == self.backend_id, Server.deleted.is_(False))
+        if self.opts.only is not None:
+            query = query.where(Server.id.in_(sorted(self.opts.only)))
         limit = self.opts.limit
         if limit is None and self.opts.interval_min is not None:
             total = self.session.scalar(select(func.count(Server.id)).where(

@@ -31,6 +31,7 @@ class Options:
     reconciliation_min: float  # RECONCILIATION_MIN: staggered runs check every server within it
     fixes: frozenset[str] = frozenset()
     limit: int | None = None  # servers per backend in this run; None: all
+    only: frozenset[int] | None = None  # these server ids alone (one finding's fix); None: every one
     interval_min: float | None = None  # staggered: limit from RECONCILIATION_MIN and this interval
     grace_s: float = STALE_GRACE_S
     now: dt.datetime = field(default_factory=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .. import backends, catalog, credentials
 from ..auth import ADMIN
+from ..errors import Invalid
 from ..models import Backend
 from ..network import networks
 from . import handover
@@ -31,8 +32,10 @@ def add(ctx: Context, session: Session, **fields: Any) -> Backend:
     As snf-manage backend-add does, every public network is put on it (a network_create
     operation each, committed with the backend, then handed over); while there are any, it
     is added drained whatever was asked, and stays so until they are ACTIVE there."""
+    budget = {k: backends.check_budget(fields.pop(k, None), k) for k in BUDGET_FIELDS}  # before /2/info
     try:  # (no database write lock across add_backend's /2/info call: adding a backend is rare)
         backend = catalog.add_backend(session, ctx.settings, ctx.credentials, **fields)
+        backends.set_budget(backend, **budget)
         placed = networks.place_public_networks(session, backend, ADMIN.user_id)
         if placed and not backend.drained:
             backend.drained = True
@@ -47,13 +50,55 @@ def add(ctx: Context, session: Session, **fields: Any) -> Backend:
 
 
 def modify(ctx: Context, session: Session, backend_id: int, **changes: Any) -> Backend:
-    """Undraining waits for the public networks put on the backend (Conflict naming `drained`)."""
+    """Undraining waits for the public networks put on the backend (Conflict naming `drained`).
+    A drain may carry the operator's reason (`drained_reason`); undraining clears it."""
+    reason = changes.pop("drained_reason", None)
+    budget = budget_changes(changes)
     backend = catalog.get_backend(session, backend_id)
+    was_drained = backend.drained
+    _check_drained_reason(reason, changes.get("drained"), was_drained)
     if changes.get("drained") is False and backend.drained:
         networks.check_undrain(session, backend.id)
     backend = catalog.modify_backend(session, ctx.settings, ctx.credentials, backend, **changes)
+    backends.set_budget(backend, **budget)
+    if not backend.drained:
+        backend.drained_reason = None
+    elif reason is not None:
+        backend.drained_reason = reason.strip()
+    elif not was_drained:
+        backend.drained_reason = None  # a new drain without a reason: no older reason stays
     session.commit()
     return backend
+
+
+DRAINED_REASON_MAX = 255
+
+
+def _check_drained_reason(reason: str | None, drained: bool | None, was_drained: bool) -> None:
+    if reason is None:
+        return
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > DRAINED_REASON_MAX:
+        raise Invalid(f"a reason is 1 to {DRAINED_REASON_MAX} characters", field="drained_reason")
+    if drained is False or (drained is None and not was_drained):
+        raise Invalid("a reason goes with a drain: give drained true (or drain the backend first)",
+                      field="drained_reason")
+
+
+# A backend's RAPI request budget (orchestrator.rapi.budget), set beside what the catalog sets.
+BUDGET_FIELDS = ("rate_per_s", "concurrency")
+
+
+def budget_changes(changes: dict[str, Any]) -> dict[str, int | None]:
+    """The request budget's part of a modify, taken out of `changes` and checked first: a
+    value given is set; `reset_budget` names those put back to the deployment's default."""
+    budget = {k: backends.check_budget(changes.pop(k), k) for k in BUDGET_FIELDS if changes.get(k) is not None}
+    for k in BUDGET_FIELDS:
+        changes.pop(k, None)
+    for k in changes.pop("reset_budget", None) or ():
+        if k not in BUDGET_FIELDS:
+            raise Invalid(f"reset_budget names {k!r}; choose from {', '.join(BUDGET_FIELDS)}", field="reset_budget")
+        budget[k] = None
+    return budget
 
 
 def remove(ctx: Context, session: Session, backend_id: int) -> None:

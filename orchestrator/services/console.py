@@ -1,5 +1,6 @@
 """What the operator console reads: paged, indexed queries over operations, servers,
-backends and reconciliation runs, and the per-minute figures of its charts.
+backends and reconciliation runs, and the figures of its charts: a per-minute rollup of the
+operations that ended (folded by the beat) and the queues' sampled lengths.
 
 The console's actions call the other services (operations.retry, cancel, backends.modify,
 refresh, reconciliation.run, servers.act); the one use case of its own is `retry_all`, which
@@ -11,9 +12,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from .. import dispatch
 from ..auth import Principal
 from ..errors import DomainError
 from ..models import IN_FLIGHT, Backend, Finding, Operation, ReconciliationRun, Server, utcnow
@@ -73,6 +75,13 @@ def why_attention(ctx: Context, op: Operation, now: dt.datetime | None = None) -
     if op.deadline_at is not None and op.deadline_at < now:
         return "past its deadline"
     return "stalled"
+
+
+def current_task_id(op: Operation) -> str | None:
+    """The Celery task id of the step the operation is at (its last, finalize, once done),
+    as the dispatcher derives it for the operation's attempt (dispatch.task_ids)."""
+    step = "finalize" if op.step == "done" else op.step
+    return dispatch.task_ids(op.id, op.generation).get(step)
 
 
 @dataclass
@@ -166,68 +175,135 @@ def run_findings(ctx: Context, session: Session, run_id: int, *, offset: int = 0
     return _page(session, query, offset, limit)
 
 
-def _first_id_since(session: Session, since: dt.datetime) -> int:
-    """The smallest operation id created at or after `since`, by bisecting the primary key
-    (ids grow with time): about 20 point reads for a million rows, no index on created_at."""
-    lo = session.scalar(select(func.min(Operation.id))) or 0
-    hi = session.scalar(select(func.max(Operation.id))) or 0
-    if not hi:
+ROLLUP = "operation_minutes"  # its RollupMark's name
+OUTCOMES = ("SUCCEEDED", "FAILED")
+FOLD_LAG_S = 60  # a minute is folded once it closed this long ago (an end commits after its finished_at)
+REFOLD_MIN = 5  # every fold counts again the last minutes it folded: an end that committed late is caught
+FOLD_MAX_H = 24  # at most this much at once (a beat that was down a day folds it in a day's steps)
+CHART_HOURS = 3
+
+
+def _minute_of(column, dialect: str):
+    """A finish time's minute as 'YYYY-MM-DD HH:MM', in the database."""
+    if dialect == "sqlite":
+        return func.substr(column, 1, 16)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI")
+
+
+def _parse_minute(label: str) -> dt.datetime:
+    return dt.datetime.strptime(label.replace("T", " "), "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc)
+
+
+def _floor(when: dt.datetime) -> dt.datetime:
+    return when.replace(second=0, microsecond=0)
+
+
+def _ended(session: Session, since: dt.datetime, until: dt.datetime | None, by_kind: bool) -> list[tuple]:
+    """(minute, [kind,] outcome, count) of the operations that ended in [since, until), read
+    through the index on finished_at: only that window's rows."""
+    minute = _minute_of(Operation.finished_at, session.get_bind().dialect.name)
+    columns = (minute, Operation.kind, Operation.status) if by_kind else (minute, Operation.status)
+    # No condition on status in SQL: a planner would take the status index (most rows are
+    # SUCCEEDED) over finished_at's. Only ended operations have a finish time anyway.
+    query = select(*columns, func.count()).where(Operation.finished_at >= since).group_by(*columns)
+    if until is not None:
+        query = query.where(Operation.finished_at < until)
+    return [(_parse_minute(row[0]), *row[1:]) for row in session.execute(query) if row[-2] in OUTCOMES]
+
+
+def fold_minutes(ctx: Context, session: Session, *, now: dt.datetime | None = None) -> int:
+    """Fold the minutes closed since the last fold into operation_minutes; how many minutes.
+
+    The beat's task, every minute. Each fold counts, from the operations through the index on
+    finished_at, every minute from REFOLD_MIN before the mark (the first fold: the chart's
+    window) to the last minute closed FOLD_LAG_S ago, and replaces those minutes' rows (delete,
+    insert) in one transaction under the mark's lock: a re-run, or two folds at once, write the
+    same counts, and an end that committed a little after its finish time is counted at the
+    next fold. A rollup written as operations end would put a write on every chain's last step
+    and a hot row per minute; this costs one indexed read a minute, off the request paths."""
+    from ..db import write_lock
+    from ..models import OperationMinute, RollupMark
+
+    now = now or utcnow()
+    closed = _floor(now - dt.timedelta(seconds=FOLD_LAG_S))
+    write_lock(session)
+    mark = session.get(RollupMark, ROLLUP, with_for_update=True)
+    since = (mark.until - dt.timedelta(minutes=REFOLD_MIN)) if mark else \
+        closed - dt.timedelta(hours=CHART_HOURS)
+    until = min(closed, since + dt.timedelta(hours=FOLD_MAX_H))
+    if since >= until:
+        session.rollback()
         return 0
-    while lo < hi:
-        mid = (lo + hi) // 2
-        created = session.scalar(select(Operation.created_at).where(Operation.id >= mid)
-                                 .order_by(Operation.id).limit(1))
-        if created is None or created >= since:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    rows = _ended(session, since, until, by_kind=True)
+    session.execute(delete(OperationMinute).where(OperationMinute.minute >= since, OperationMinute.minute < until))
+    if rows:
+        session.execute(insert(OperationMinute), [{"minute": m, "kind": k, "outcome": o, "count": c}
+                                                  for m, k, o, c in rows])
+    if mark is None:
+        session.add(RollupMark(name=ROLLUP, until=until))
+    elif until > mark.until:
+        mark.until = until
+    session.commit()
+    return int((until - since).total_seconds() // 60)
 
 
-_CHART_CACHE: dict[tuple, tuple[float, object]] = {}
-CHART_CACHE_S = 15.0
-
-
-def operations_per_minute(ctx: Context, session: Session, *, hours: float = 3,
+def operations_per_minute(ctx: Context, session: Session, *, hours: float = CHART_HOURS,
                           now: dt.datetime | None = None) -> tuple[dt.datetime, list[dict[str, int]]]:
     """Operations that ended in each minute of the last `hours`, by outcome (SUCCEEDED,
-    FAILED), from `finished_at`: the start of the window and one dict per minute. Counted in
-    the database, grouped by minute, over the rows created since the window's start less the
-    longest deadline only (a primary-key range); kept CHART_CACHE_S seconds in the process."""
-    import time
+    FAILED): the start of the window and one dict per minute. The folded minutes come from
+    operation_minutes (a few rows a minute); the minutes since the last fold (one or two
+    when the beat runs) are counted live from the operations, through the finished_at index."""
+    from ..models import OperationMinute, RollupMark
 
-    now = (now or utcnow()).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    end = _floor(now or utcnow()) + dt.timedelta(minutes=1)
     minutes = int(hours * 60)
-    start = now - dt.timedelta(minutes=minutes)
-    key = (str(session.get_bind().url), start, minutes)
-    cached = _CHART_CACHE.get(key)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    longest = max(ctx.settings.operation_deadline_s.values(), default=3600)
-    first = _first_id_since(session, start - dt.timedelta(seconds=longest))
-    if session.get_bind().dialect.name == "sqlite":
-        minute = func.substr(Operation.finished_at, 1, 16)
-    else:
-        minute = func.to_char(func.timezone("UTC", Operation.finished_at), "YYYY-MM-DD HH24:MI")
-    rows = session.execute(select(minute, Operation.status, func.count())
-                           .where(Operation.id >= first, Operation.finished_at >= start,
-                                  Operation.status.in_(("SUCCEEDED", "FAILED")))
-                           .group_by(minute, Operation.status)).all()
+    start = end - dt.timedelta(minutes=minutes)
+    mark = session.get(RollupMark, ROLLUP)
+    live_from = max(start, min(mark.until, end)) if mark else start
+    counted = list(session.execute(
+        select(OperationMinute.minute, OperationMinute.outcome, func.sum(OperationMinute.count))
+        .where(OperationMinute.minute >= start, OperationMinute.minute < live_from)
+        .group_by(OperationMinute.minute, OperationMinute.outcome))) if live_from > start else []
+    counted += _ended(session, live_from, None, by_kind=False)
     buckets = [{"SUCCEEDED": 0, "FAILED": 0} for _ in range(minutes)]
-    for label, status, count in rows:
-        when = dt.datetime.strptime(label.replace("T", " "), "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc)
+    for when, outcome, count in counted:
         index = int((when - start).total_seconds() // 60)
         if 0 <= index < minutes:
-            buckets[index][status] += count
-    result = (start, buckets)
-    _CHART_CACHE.clear()
-    _CHART_CACHE[key] = (time.monotonic() + CHART_CACHE_S, result)
-    return result
+            buckets[index][outcome] += int(count)
+    return start, buckets
+
+
+QUEUE_HISTORY_H = 24  # samples older than this are deleted as new ones are written
+
+
+def record_queue_lengths(ctx: Context, session: Session, lengths: dict[str, int], *,
+                         at: dt.datetime | None = None) -> None:
+    """One sample of every queue's length (the beat's task measures them on the broker), and
+    the history bounded to QUEUE_HISTORY_H."""
+    from ..models import QueueSample
+
+    at = at or utcnow()
+    session.execute(insert(QueueSample), [{"at": at, "queue": q, "length": int(n)} for q, n in lengths.items()])
+    session.execute(delete(QueueSample).where(QueueSample.at < at - dt.timedelta(hours=QUEUE_HISTORY_H)))
+    session.commit()
+
+
+def queue_history(ctx: Context, session: Session, *, hours: float = CHART_HOURS,
+                  now: dt.datetime | None = None) -> list[tuple[dt.datetime, dict[str, int]]]:
+    """The samples of the last `hours`, oldest first: (time, {queue: length})."""
+    from ..models import QueueSample
+
+    since = (now or utcnow()) - dt.timedelta(hours=hours)
+    samples: dict[dt.datetime, dict[str, int]] = {}
+    for at, queue, length in session.execute(select(QueueSample.at, QueueSample.queue, QueueSample.length)
+                                             .where(QueueSample.at >= since).order_by(QueueSample.at)):
+        samples.setdefault(at, {})[queue] = length
+    return list(samples.items())
 
 
 def queue_lengths(ctx: Context) -> dict[str, int] | None:
     """The broker's queue lengths now, when the broker is Redis (LLEN of each queue's list);
-    None when the broker is RabbitMQ or does not answer. Nothing records them over time."""
+    None when the broker is RabbitMQ or does not answer (the sampled history has them)."""
     import redis as redis_lib
 
     from ..wire import QUEUES

@@ -13,7 +13,7 @@ from ..credentials import Credentials
 from ..db import get_sessionmaker, session_scope
 from ..dispatch import Dispatcher
 from ..models import Backend
-from ..rapi import RapiClient, client_for
+from ..rapi import RapiClient, budget, client_for
 from ..redis_client import get_redis
 from ..settings import Settings
 from ..vmconfig import ConfigStore
@@ -51,10 +51,11 @@ class Context:
         return Credentials.from_settings(self.settings)
 
     def cluster(self, backend: Backend, read_retries: int = 3) -> RapiClient:
-        """A RAPI client for `backend` with this deployment's timeouts and CA: where its stored
-        password is opened, for the client alone."""
+        """A RAPI client for `backend` with this deployment's timeouts and CA, drawing from the
+        backend's request budget: where its stored password is opened, for the client alone."""
         return client_for(backend, self.credentials.password(backend), timeout=self.settings.rapi_timeout_s,
-                          ca_file=self.settings.rapi_ca_file, read_retries=read_retries)
+                          ca_file=self.settings.rapi_ca_file, read_retries=read_retries,
+                          budget=budget.for_backend(self.redis, backend, self.settings))
 
 
 def build_context(settings: Settings) -> Context:

@@ -18,9 +18,9 @@ def run(ctx: Context, op: Operation) -> bool:
     if op.is_finished:
         return True
     try:
-        ctx.dispatcher.run_operation(op.id)
-        return True
+        ctx.dispatcher.run_operation(op.id, op.generation)
     except Exception as exc:  # any failure to publish: the row is committed, recovery has it
         log.warning("op=%s server=%s could not be dispatched (%s: %s); recovery will re-drive it",
                     op.id, op.server_id, type(exc).__name__, exc)
         return False
+    return True

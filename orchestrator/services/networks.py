@@ -368,6 +368,18 @@ def create_subnet(ctx: Context, session: Session, who: Principal, *, network_id:
         raise Conflict(f"network {network_id} has an IPv{ip_version} subnet already", field="ip_version") from None
 
 
+@_atomic
+def remove_subnet(ctx: Context, session: Session, who: Principal, subnet_id: int) -> Subnet:
+    """Delete a subnet of one of the caller's networks, with its address pool: SubnetInUse (a
+    Conflict) while ports hold addresses of it, Conflict while its network is on backends."""
+    write_lock(session)
+    subnet = networks.get_subnet(session, subnet_id, user_id=who.user_id, admin=who.admin)
+    network = networks.get_network(session, subnet.network_id, user_id=who.user_id, admin=who.admin,
+                                   for_update=True)
+    networks.owned(network, who.user_id, who.admin, "delete a subnet of")
+    return networks.remove_subnet(session, subnet)
+
+
 @_reading
 def inspect_subnet(ctx: Context, session: Session, who: Principal, subnet_id: int) -> dict[str, Any]:
     """{"subnet", "pool": {"id", "type", "size", "free", "used", "reserved", "map"} (None for
@@ -420,7 +432,9 @@ def _create_port(ctx: Context, session: Session, who: Principal, *, network_id: 
         raise NotFound(f"network {network_id} not found", field="network_id")
     if not who.admin and network.user_id != who.user_id:
         raise Forbidden("ports on public networks come with the network operations", field="network_id")
-    return ports.create_port(session, network, name=name, user_id=network.user_id or who.user_id, wanted=wanted)
+    port = ports.create_port(session, network, name=name, user_id=network.user_id or who.user_id, wanted=wanted)
+    port.preserve_on_delete = True  # made on its own: a detach through Nova keeps it
+    return port
 
 
 def remove_port(ctx: Context, session: Session, who: Principal, port_id: int) -> Port | NicChange:

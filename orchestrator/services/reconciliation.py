@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import reconciliation
-from ..errors import NotFound
-from ..models import Backend, Network, ReconciliationRun, Subnet
+from ..errors import Conflict, Invalid, NotFound
+from ..models import Backend, Finding, Network, ReconciliationRun, Subnet
 from .context import Context
 
 
@@ -28,6 +28,42 @@ def run(ctx: Context, session: Session, *, fixes: frozenset[str] | None = None, 
         interval_min=settings.reconciliation_interval_min if staggered else None)
     return reconciliation.reconcile(session, selected, ctx.cluster, options, trigger=trigger,
                                     lock=reconciliation.redis_lock(ctx.redis))
+
+
+SERVER_FIXES = ("stale", "orphan", "state", "flavor", "nics", "build")  # the kinds a servers' run can fix
+
+
+def fix_finding(ctx: Context, session: Session, finding_id: int, *, trigger: str = "cli") -> tuple[ReconciliationRun,
+                                                                                                   Finding | None]:
+    """Apply one finding's fix, and no other: a new run on the finding's backend that checks
+    only the finding's server (or orphan instance) again, with only the finding's kind fixed,
+    so what is fixed is what the cluster shows now, through the same checks as every run.
+    The new run and its finding of that kind for that server (None: it is no longer there,
+    or the backend's lock was held by another run: the run's backends_skipped says). The
+    original finding is marked fixed, naming the run, when the new one was."""
+    found = session.get(Finding, finding_id)
+    if found is None:
+        raise NotFound(f"reconciliation finding {finding_id} not found")
+    if found.kind not in SERVER_FIXES:
+        raise Invalid(f"no fix for a {found.kind!r} finding: one of {', '.join(SERVER_FIXES)}", field="finding_id")
+    if found.fixed:
+        raise Conflict(f"finding {finding_id} is already fixed ({found.fix})")
+    if found.backend_id is None or found.server_id is None:
+        raise Conflict(f"finding {finding_id} names no backend and server to check again")
+    settings = ctx.settings
+    backend = session.get(Backend, found.backend_id)
+    if backend is None:
+        raise NotFound(f"backend {found.backend_id} does not exist")
+    options = reconciliation.Options.of(settings, fixes=frozenset({found.kind}), only=frozenset({found.server_id}))
+    run = reconciliation.reconcile(session, [backend], ctx.cluster, options, trigger=trigger,
+                                   lock=reconciliation.redis_lock(ctx.redis))
+    again = session.scalar(select(Finding).where(Finding.run_id == run.id, Finding.kind == found.kind,
+                                                 Finding.server_id == found.server_id).limit(1))
+    if again is not None and again.fixed:
+        original = session.get(Finding, finding_id, populate_existing=True)
+        original.fixed, original.fix = True, f"in run {run.id}: {again.fix}"[:1000]
+        session.commit()
+    return run, again
 
 
 def list_runs(ctx: Context, session: Session, limit: int = 100) -> list[ReconciliationRun]:

@@ -16,7 +16,7 @@ from ..network import attach, ports
 from ..quotas import commission as quota
 from ..quotas import holdings as quota_holdings
 from ..auth import Principal
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import Backend, Operation, OpStatus, Port, Server
 from ..state import api_status
 from . import handover
@@ -43,7 +43,7 @@ def get(ctx: Context, session: Session, who: Principal, server_id: int) -> Serve
 
 def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_id: int, image_id: int,
            password: str | None = None, backend_id: int | None = None, owner: str | None = None,
-           networks: list[dict[str, Any]] | None = None) -> Created:
+           networks: list[dict[str, Any]] | None = None, metadata: dict[str, str] | None = None) -> Created:
     """Validate, write the server and its operation (flushed), keep the password behind two
     one-time URLs in Redis only (the user's, returned; the installer's, addressed by the
     operation and read by its submit step: no row and no answer ever holds it), commit, dispatch.
@@ -57,7 +57,8 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
     deployment's DEFAULT_SERVER_NETWORKS (none set: the cluster's default NIC). Ports and
     addresses are taken now, in the create's transaction (a full pool or a taken address
     refuses the create, with nothing written). The server holds its flavor against the
-    owner's quota from now on (OverLimit over it: nothing written)."""
+    owner's quota from now on (OverLimit over it: nothing written). `metadata`: its user's
+    key/value pairs (check_metadata's limits)."""
     if owner is not None and owner != who.user_id and not who.admin:
         raise Forbidden("only administrators may create a server for another user", field="owner")
     if owner is not None:
@@ -66,8 +67,11 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
     validation.check_name(name, "name")
     if password is not None:
         vmconfig.check_password(password)
-    servers.usable_flavor(session, flavor_id)
-    servers.visible_image(session, image_id, owner, admin=who.admin)
+    # Held, not dropped: the session's identity map is weak, and request_create's own reads
+    # of the two rows are then answered from it instead of by two more queries.
+    flavor = servers.usable_flavor(session, flavor_id)  # noqa: F841
+    image = servers.visible_image(session, image_id, owner, admin=who.admin)  # noqa: F841
+    metadata = check_metadata(metadata or {}, ctx.settings.server_metadata_items)
     wanted = attach.check_wanted(networks)
     system = wanted is None
     if system and ctx.settings.default_server_networks:
@@ -77,6 +81,8 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
         write_lock(session)  # before any pool or port is read (SQLite)
     server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
                                         flavor_id=flavor_id, image_id=image_id, backend_id=backend_id)
+    if metadata:
+        server.metadata_ = metadata
     if wanted is not None:
         attached = attach.attach_new(session, server, wanted, user_id=who.user_id, admin=who.admin, system=system)
         op.params = {**op.params, attach.NICS: [attach.nic_spec(p, ctx.settings.backend_prefix_id) for p in attached]}
@@ -135,10 +141,24 @@ def sweep_installer_configs(ctx: Context) -> list[int]:
 
 
 def act(ctx: Context, session: Session, who: Principal, server_id: int, action: str, **params: Any) -> Operation:
-    """start, shutdown, reboot, resize, destroy; suspend and unsuspend (administrators)."""
+    """start, shutdown, reboot, resize, destroy; suspend and unsuspend (administrators);
+    confirm_resize and revert_resize of a resize awaiting confirmation.
+
+    A resize that succeeds awaits its user's confirmation (Nova's VERIFY_RESIZE), the server
+    keeping the flavor it had: confirm_resize keeps the new one (no Ganeti job: the instance
+    has it), revert_resize is a resize back (a durable operation; the wait ends when it
+    succeeds), and any other action confirms it first (the product's resize was final)."""
     server = get(ctx, session, who, server_id)
-    op, written = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin,
-                                         quota_defaults=ctx.settings.quota_defaults, **params)
+    if action == "confirm_resize":
+        op = servers.confirm_resize(session, server, user_id=who.user_id, admin=who.admin)
+        session.commit()
+        return op
+    if action == "revert_resize":
+        op, written = servers.request_revert_resize(session, server, user_id=who.user_id, admin=who.admin,
+                                                    quota_defaults=ctx.settings.quota_defaults)
+    else:
+        op, written = servers.request_action(session, server, action, user_id=who.user_id, admin=who.admin,
+                                             quota_defaults=ctx.settings.quota_defaults, **params)
     session.commit()
     if written:  # a destroy asked again while it runs is already on its way
         handover.run(ctx, op)
@@ -188,19 +208,74 @@ def change_nics(ctx: Context, session: Session, server: Server,
     return NicChange(port, op)
 
 
-def disconnect(ctx: Context, session: Session, who: Principal, server_id: int, port_id: int) -> NicChange:
+def disconnect(ctx: Context, session: Session, who: Principal, server_id: int, port_id: int, *,
+               keep_own_port: bool = False) -> NicChange:
     """Detach a port from its server: a durable disconnect operation hot-removes the NIC, and
-    the port is deleted with it, its addresses back in their pools."""
+    the port is deleted with it, its addresses back in their pools; with `keep_own_port`, a
+    port its user made on its own is kept instead (DOWN, on no server), as Nova's interface
+    detach keeps a port it did not make (Neutron's preserve_on_delete)."""
     return change_nics(ctx, session, get(ctx, session, who, server_id), lambda server: (*attach.request_disconnect(
-        session, server, port_id, user_id=who.user_id, admin=who.admin, prefix=ctx.settings.backend_prefix_id), []))
+        session, server, port_id, user_id=who.user_id, admin=who.admin, prefix=ctx.settings.backend_prefix_id,
+        keep_own_port=keep_own_port), []))
 
 
 def modify(ctx: Context, session: Session, who: Principal, server_id: int, *, name: str | None = None,
-           suspended: bool | None = None) -> Server:
+           suspended: bool | None = None, metadata: dict[str, str] | None = None) -> Server:
+    """Rename, suspend or unsuspend; `metadata` replaces all of the server's metadata."""
     server = get(ctx, session, who, server_id)
+    if metadata is not None:
+        metadata = check_metadata(metadata, ctx.settings.server_metadata_items)
     servers.modify_server(session, server, user_id=who.user_id, admin=who.admin, name=name, suspended=suspended)
+    if metadata is not None:
+        if server.suspended and not who.admin:
+            raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
+        server.metadata_ = metadata
     session.commit()
     return server
+
+
+# Nova's limits on a metadata item: its key 1 to 255 characters, its value 0 to 255.
+METADATA_KEY_MAX = METADATA_VALUE_MAX = 255
+
+
+def check_metadata(items: Any, most: int, field: str = "metadata") -> dict[str, str]:
+    """Printable key/value strings within Nova's lengths, at most `most` of them
+    (SERVER_METADATA_ITEMS, Nova's metadata_items quota: Forbidden past it); else Invalid."""
+    if not isinstance(items, dict):
+        raise Invalid("must be an object of key/value strings", field=field)
+    for key, value in items.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= METADATA_KEY_MAX:
+            raise Invalid(f"a key is 1 to {METADATA_KEY_MAX} characters", field=field)
+        if not isinstance(value, str) or len(value) > METADATA_VALUE_MAX:
+            raise Invalid(f"the value of {key!r} is a string of at most {METADATA_VALUE_MAX} characters", field=field)
+        validation.check_printable(key, field)
+        validation.check_printable(value, field)
+    if len(items) > most:
+        raise Forbidden(f"Quota exceeded for metadata_items: {len(items)} item(s), at most {most}", field=field)
+    return dict(items)
+
+
+def update_metadata(ctx: Context, session: Session, who: Principal, server_id: int, *,
+                    items: dict[str, str] | None = None, replace: bool = False,
+                    delete: str | None = None) -> dict[str, str]:
+    """The server's metadata: `items` set (over the others, or in place of all with
+    `replace`), or the key `delete` removed (NotFound when it is not there). Under the
+    server's lock, so two updates never lose one another's keys. The metadata after."""
+    items = check_metadata(items or {}, ctx.settings.server_metadata_items)
+    server = servers.lock_server(session, get(ctx, session, who, server_id))
+    if server.deleted:
+        raise NotFound(f"server {server.id} not found")
+    if server.suspended and not who.admin:
+        raise Conflict(f"server {server.id} is suspended by an administrator; actions are refused")
+    current = {} if replace else dict(server.metadata_ or {})
+    if delete is not None:
+        if delete not in current:
+            raise NotFound(f"metadata item {delete!r} not found", field="key")
+        del current[delete]
+    current.update(items)
+    server.metadata_ = check_metadata(current, ctx.settings.server_metadata_items)
+    session.commit()
+    return dict(server.metadata_)
 
 
 def inspect_server(ctx: Context, session: Session, server_id: int, *, jobs: int = 10) -> dict[str, Any]:

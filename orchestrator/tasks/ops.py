@@ -14,7 +14,8 @@ from celery import shared_task
 
 from .. import steps
 from ..auth import ADMIN
-from ..rapi import RapiUnavailable
+from ..rapi import RapiUnavailable, budget
+from ..rapi.budget import RapiThrottled
 from ..services import operations, servers
 from . import delays
 
@@ -33,8 +34,10 @@ class _Rerun(Exception):
     pass
 
 
-def _run_step(task, step: Callable, op_id: int):
-    """Run one step; on a transient RAPI error retry with backoff and jitter, up to a limit.
+def _run_step(task, step: Callable, op_id: int, caller: str = budget.BACKGROUND):
+    """Run one step, its RAPI requests drawn from their backend's budget as `caller`'s; on a
+    transient RAPI error retry with backoff and jitter, up to a limit; when the budget had no
+    room, retry later without counting an attempt.
 
     After a step that may have ended its operation (or found it ended by an event, a destroy,
     a cancel), a create's installer config is spent: every chain step passes here."""
@@ -43,11 +46,19 @@ def _run_step(task, step: Callable, op_id: int):
         log.info("op=%s reopened by a re-run of %s; its chain runs again", op_id, task.name)
         raise _Rerun()
     try:
-        with ctx.session() as session:
+        with ctx.session() as session, budget.acting_for(caller):
             result = step(session, op_id, ctx)
             if result is not steps.Poll.PENDING:
                 servers.spend_installer_config(ctx, session, op_id)
             return result
+    except RapiThrottled as exc:
+        with ctx.session() as session:
+            steps.note_throttled(session, op_id)
+        # Spread out, so operations throttled together do not all come back at once.
+        countdown = random.uniform(1.0, 2.0) * max(exc.retry_in, ctx.settings.poll_interval_s)
+        log.info("op=%s %s waits for room in its backend's request budget, again in %.2fs: %s",
+                 op_id, step.__name__, countdown, exc.message)
+        raise task.retry(countdown=delays.countdown(countdown, ctx.settings), max_retries=None)
     except RapiUnavailable as exc:
         with ctx.session() as session:
             attempts = steps.note_transient_error(session, op_id, exc.message)
@@ -88,7 +99,7 @@ SUBMIT_WAIT_S = 1.0  # how soon a submit that could not send yet looks again
 @shared_task(name="orchestrator.ops.allocate_backend", **STEP)
 def allocate_backend(self, op_id: int) -> int:
     with _rerun_ends_here():
-        _run_step(self, steps.allocate, op_id)
+        _run_step(self, steps.allocate, op_id, budget.USER)
     return op_id
 
 
@@ -97,7 +108,7 @@ def submit_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         # Not sent yet: another chain holds the claim to a network's writes, or a server waits for
         # its network's jobs to be sent. Both take a moment, not a poll interval.
-        if _run_step(self, steps.submit, op_id) is steps.Poll.PENDING:
+        if _run_step(self, steps.submit, op_id, budget.USER) is steps.Poll.PENDING:
             settings = self.app.context.settings
             wait = min(settings.poll_interval_s, SUBMIT_WAIT_S)
             raise self.retry(countdown=delays.countdown(wait, settings), max_retries=None)
@@ -108,8 +119,10 @@ def submit_job(self, op_id: int) -> int:
 def poll_job(self, op_id: int) -> int:
     with _rerun_ends_here():
         if _run_step(self, steps.poll, op_id) is steps.Poll.PENDING:
-            settings = self.app.context.settings
-            raise self.retry(countdown=delays.countdown(settings.poll_interval_s, settings), max_retries=None)
+            ctx = self.app.context
+            with ctx.session() as session:  # ever rarer while the job runs; rarest while its agent reports
+                wait = steps.next_poll_in(session, op_id, ctx, polls=self.request.retries or 0)
+            raise self.retry(countdown=delays.countdown(wait, ctx.settings), max_retries=None)
     return op_id
 
 

@@ -57,3 +57,40 @@ def reconcile_pools(self, fixes: list[str] | None = None, staggered: bool = True
         if run is None:
             return {"run": None, "skipped": "another pool reconciliation holds its lock"}
         return {"run": run.id, "pools_checked": run.servers_checked, "findings": len(run.findings)}
+
+
+@shared_task(name="orchestrator.periodic.fold_operation_minutes", bind=True)
+def fold_operation_minutes(self) -> int:
+    """The console's per-minute rollup of ended operations, to the last closed minute."""
+    from ..services import console
+
+    ctx = self.app.context
+    with ctx.session() as session:
+        return console.fold_minutes(ctx, session)
+
+
+@shared_task(name="orchestrator.periodic.sample_queues", bind=True)
+def sample_queues(self) -> dict[str, int]:
+    """Every queue's length, read by a passive queue_declare (its message count, on Redis and
+    RabbitMQ alike; a queue not declared yet counts 0), recorded for the console's chart."""
+    from ..services import console
+    from ..wire import QUEUES
+
+    lengths: dict[str, int] = {}
+    with self.app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=2)
+        channel = conn.channel()
+        try:
+            for queue in QUEUES:
+                try:
+                    lengths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+                except conn.channel_errors:  # no such queue (RabbitMQ closes the channel for it)
+                    lengths[queue] = 0
+                    channel.close()
+                    channel = conn.channel()
+        finally:
+            channel.close()
+    ctx = self.app.context
+    with ctx.session() as session:
+        console.record_queue_lengths(ctx, session, lengths)
+    return lengths

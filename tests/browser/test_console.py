@@ -38,6 +38,16 @@ def text_in(driver, locator, text: str, timeout: float = 30) -> None:
     wait(driver, timeout).until(EC.text_to_be_present_in_element(locator, text))
 
 
+def task_id_of(stack, op_id: int) -> str:
+    """The Celery task id of the step the operation is at, as its dispatch derived it."""
+    from orchestrator.dispatch import task_ids
+    from orchestrator.models import Operation
+
+    with stack.session() as session:
+        op = session.get(Operation, op_id)
+        return task_ids(op.id, op.generation)["finalize" if op.step == "done" else op.step]
+
+
 def flash(driver) -> str:
     """The answer to the button just pressed (console.js empties the box on every press)."""
     return wait(driver).until(lambda d: (lambda box: box.is_displayed() and box.text)(d.find_element(By.ID, "flash")))
@@ -57,8 +67,12 @@ def test_sign_in_see_a_failed_create_retry_it_and_watch_it_succeed(stack, fresh,
     shown = driver.find_element(*row).text
     assert "create" in shown and f"server {created['id']}" in shown and str(failed["attempts"]) in shown
     assert failed["error"][:30] in shown  # the last error, as Ganeti gave it
+    # Flower's page of the task that ran the step the operation failed at: the id the
+    # dispatcher fixed for it, which the worker ran (its log names it).
     flower = driver.find_element(*row).find_element(By.LINK_TEXT, "Flower").get_attribute("href")
-    assert flower.endswith(f"/tasks?search={op_id}")
+    task_id = task_id_of(stack, op_id)
+    assert flower == f"{stack.ctx.settings.flower_url}/task/{task_id}"
+    assert f"[{task_id}]" in stack.worker.log_path.read_text()
     assert driver.find_element(By.ID, "ops-chart").get_attribute("aria-label") == \
         "operations per minute by outcome"
 
@@ -132,7 +146,7 @@ def test_apply_a_reconciliation_fix_from_a_finding(stack, fresh, console_url):
         (By.XPATH, f"//table[@id='findings']//tr[td[4][normalize-space()='{server['id']}']]")))
     assert "state" in finding.text and "no" in finding.find_element(By.CSS_SELECTOR, ".fixed").text
     finding.find_element(By.CSS_SELECTOR, "button.fix").click()
-    assert "1 state finding(s) fixed" in flash(driver)
+    assert f"finding {finding.get_attribute('id').split('-')[1]} fixed in run" in flash(driver)
     assert stack.server(server["id"])["status"] == "STOPPED"
     driver.get(f"{console_url}/reconciliation")  # the new run, newest first, with its fix
     latest = driver.find_element(By.CSS_SELECTOR, "#runs tbody tr")

@@ -2,19 +2,30 @@
 only by a clouds.yaml the test writes: identity, compute, images."""
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import time
+
 import pytest
 import requests
 
+from tests.integration.helpers import instances_named
 from tests.openstack.conftest import cli, cli_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 
 def test_token_issue_gives_the_users_project(stack, cloud):
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     token = cli_json(cloud, "token", "issue")
-    assert token["id"] == cloud["token"]
+    # A short-lived token of its own (the application credential's secret is not handed out),
+    # ending OPENSTACK_TOKEN_TTL_S (Keystone's 3600 s by default) after it was issued.
+    assert token["id"] != cloud["token"]
     assert token["project_id"] == cloud["user"] and token["user_id"] == cloud["user"]
-    assert token["expires"]
+    expires = dt.datetime.fromisoformat(token["expires"].replace("Z", "+00:00"))
+    ttl = dt.timedelta(seconds=stack.app.extensions["context"].settings.openstack_token_ttl_s)
+    assert before + ttl <= expires <= dt.datetime.now(dt.timezone.utc) + ttl
+    assert _raw(cloud, "GET", "/compute/v2.1/servers", headers={"X-Auth-Token": token["id"]}).status_code == 200
 
 
 def test_flavors_and_images_are_the_catalogs(stack, cloud):
@@ -72,7 +83,12 @@ def _flavor(stack, name: str, cpu: int, ram: int, disk: int = 10) -> dict:
     return next(f for f in stack.client.get("/api/v1/flavors", headers=stack.admin_headers).json if f["name"] == name)
 
 
-def test_resize_and_confirm(stack, cloud):
+def _ops(stack, server_id: int) -> list[tuple[str, str]]:
+    return [(op["kind"], op["status"]) for op in
+            stack.client.get(f"/api/v1/operations?server_id={server_id}", headers=stack.admin_headers).json]
+
+
+def test_resize_waits_for_verify_resize_and_confirm_keeps_the_new_flavor(stack, cloud):
     sdk = cloud["sdk"]
     small, big = _flavor(stack, "c1r1024d10", 1, 1024), _flavor(stack, "c2r2048d10", 2, 2048)
     cli_json(cloud, "server", "create", "--flavor", small["name"], "--image", "debian-12", "--wait", "os-resize")
@@ -82,16 +98,94 @@ def test_resize_and_confirm(stack, cloud):
     assert refused.returncode != 0 and "409" in refused.stderr
     cli(cloud, "server", "stop", "os-resize")
     sdk.compute.wait_for_server(server, status="SHUTOFF", wait=60, interval=0.5)
-    cli(cloud, "server", "resize", "--flavor", big["name"], "os-resize")
-    assert sdk.compute.get_server(server.id).status in ("RESIZE", "SHUTOFF")
-    sdk.compute.wait_for_server(server, status="SHUTOFF", wait=60, interval=0.5)
+    # --wait returns once the server is VERIFY_RESIZE (or fails on ERROR).
+    cli(cloud, "server", "resize", "--flavor", big["name"], "--wait", "os-resize")
+    shown = cli_json(cloud, "server", "show", "os-resize")
+    assert shown["status"] == "VERIFY_RESIZE" and shown["OS-EXT-STS:vm_state"] == "resized"
+    native = stack.server(int(server.id))
+    assert native["flavor_id"] == big["id"] and native["resize_pending"] == {"from_flavor_id": small["id"]}
+    assert native["status"] == "STOPPED"
+    # Nova refuses other actions while a resize awaits confirmation.
+    started = _raw(cloud, "POST", f"/compute/v2.1/servers/{server.id}/action", json={"os-start": None})
+    assert started.status_code == 409 and "resized" in started.json()["conflictingRequest"]["message"]
+
     cli(cloud, "server", "resize", "confirm", "os-resize")
     shown = cli_json(cloud, "server", "show", "os-resize")
-    assert shown["status"] == "SHUTOFF"
-    assert stack.server(int(server.id))["flavor_id"] == big["id"]
+    assert shown["status"] == "SHUTOFF" and shown["OS-EXT-STS:vm_state"] == "stopped"
+    native = stack.server(int(server.id))
+    assert native["flavor_id"] == big["id"] and native["resize_pending"] is None
+    assert _ops(stack, int(server.id))[:2] == [("confirm_resize", "SUCCEEDED"), ("resize", "SUCCEEDED")]
     revert = cli(cloud, "server", "resize", "revert", "os-resize", ok=False)
     assert revert.returncode != 0 and "409" in revert.stderr
+    # Confirmed, it starts with the new flavor (the product resizes stopped servers: Nova's
+    # resize of a stopped server is SHUTOFF after its confirm too).
+    cli(cloud, "server", "start", "os-resize")
+    sdk.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+    shown = cli_json(cloud, "server", "show", "os-resize")
+    assert shown["status"] == "ACTIVE" and big["name"] in str(shown["flavor"])
     cli(cloud, "server", "delete", "--wait", "os-resize")
+
+
+def test_revert_resize_goes_back_to_the_old_flavor_and_its_quota(stack, cloud):
+    sdk = cloud["sdk"]
+    small, big = _flavor(stack, "c1r1024d10", 1, 1024), _flavor(stack, "c2r2048d10", 2, 2048)
+    server = sdk.compute.create_server(name="os-revert", image_id="1", flavor_id=str(small["id"]), networks=[])
+    sdk.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+    sdk.compute.stop_server(server)
+    sdk.compute.wait_for_server(server, status="SHUTOFF", wait=60, interval=0.5)
+
+    def ram_used() -> int:
+        quotas = stack.client.get(f"/api/v1/quotas?user_id={cloud['user']}", headers=stack.admin_headers).json
+        return quotas["quotas"]["cyclades.total_ram"]["usage"]
+
+    before = ram_used()
+    sdk.compute.resize_server(server, str(big["id"]))
+    sdk.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=60, interval=0.5)
+    assert ram_used() == before + big["ram"] - small["ram"]
+    sdk.compute.revert_server_resize(server)
+    assert sdk.compute.get_server(server.id).status == "REVERT_RESIZE"
+    sdk.compute.wait_for_server(server, status="SHUTOFF", wait=60, interval=0.5)
+    native = stack.server(int(server.id))
+    assert native["flavor_id"] == small["id"] and native["resize_pending"] is None
+    assert ram_used() == before
+    assert _ops(stack, int(server.id))[:2] == [("resize", "SUCCEEDED"), ("resize", "SUCCEEDED")]
+    # The revert was the cluster's: the instance has the old flavor's memory and CPUs again.
+    beparams = instances_named(stack, f"snf-{server.id}")[0]["beparams"]
+    assert (beparams["maxmem"], beparams["vcpus"]) == (small["ram"], small["cpu"])
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, wait=60, interval=0.5)
+
+
+def test_server_metadata_from_create_set_and_unset(stack, cloud):
+    created = cli_json(cloud, "server", "create", "--flavor", "c1r1024d10", "--image", "debian-12", "--property",
+                       "role=web", "--property", "tier=1", "--wait", "os-meta")
+    server_id = int(created["id"])
+    assert cli_json(cloud, "server", "show", "os-meta")["properties"] == {"role": "web", "tier": "1"}
+    cli(cloud, "server", "set", "--property", "tier=2", "--property", "owner=ops", "os-meta")
+    cli(cloud, "server", "unset", "--property", "role", "os-meta")
+    assert cli_json(cloud, "server", "show", "os-meta")["properties"] == {"tier": "2", "owner": "ops"}
+    assert stack.server(server_id)["metadata"] == {"tier": "2", "owner": "ops"}
+
+    path = f"/compute/v2.1/servers/{server_id}/metadata"
+    assert _raw(cloud, "GET", path).json() == {"metadata": {"tier": "2", "owner": "ops"}}
+    assert _raw(cloud, "GET", f"{path}/tier").json() == {"meta": {"tier": "2"}}
+    assert _raw(cloud, "PUT", f"{path}/tier", json={"meta": {"tier": "3"}}).json() == {"meta": {"tier": "3"}}
+    mismatch = _raw(cloud, "PUT", f"{path}/tier", json={"meta": {"other": "3"}})
+    assert mismatch.status_code == 400 and mismatch.json()["badRequest"]["message"] == "Request body and URI mismatch"
+    too_long = _raw(cloud, "POST", path, json={"metadata": {"k" * 256: "v"}})
+    assert too_long.status_code == 400 and "badRequest" in too_long.json()
+    value_long = _raw(cloud, "POST", path, json={"metadata": {"k": "v" * 256}})
+    assert value_long.status_code == 400 and "badRequest" in value_long.json()
+    most = stack.app.extensions["context"].settings.server_metadata_items
+    over = _raw(cloud, "PUT", path, json={"metadata": {f"k{i}": "v" for i in range(most + 1)}})
+    assert over.status_code == 403 and "metadata_items" in over.json()["forbidden"]["message"]
+    assert _raw(cloud, "GET", "/compute/v2.1/limits").json()["limits"]["absolute"]["maxServerMeta"] == most
+    missing = _raw(cloud, "DELETE", f"{path}/nothing")
+    assert missing.status_code == 404 and missing.json()["itemNotFound"]["message"] == "Metadata item was not found"
+    replaced = _raw(cloud, "PUT", path, json={"metadata": {"only": "this"}})
+    assert replaced.status_code == 200 and replaced.json() == {"metadata": {"only": "this"}}
+    assert stack.server(server_id)["metadata"] == {"only": "this"}
+    cli(cloud, "server", "delete", "--wait", "os-meta")
 
 
 def test_sdk_create_with_password_rename_list_filters_and_paging(stack, cloud):
@@ -156,7 +250,8 @@ def test_nova_errors_and_microversions(stack, cloud):
     nameless = _raw(cloud, "POST", "/compute/v2.1/servers", json={"server": {"flavorRef": "1", "imageRef": "1"}})
     assert nameless.status_code == 400 and "name" in nameless.json()["badRequest"]["message"]
     assert _raw(cloud, "GET", "/compute/v2.1/servers", headers={"X-Auth-Token": "nope"}).status_code == 401
-    assert "unauthorized" in _raw(cloud, "GET", "/compute/v2.1/flavors", headers={"X-Auth-Token": "nope"}).json()
+    # keystonemiddleware answers for Nova: Keystone's body
+    assert _raw(cloud, "GET", "/compute/v2.1/flavors", headers={"X-Auth-Token": "nope"}).json()["error"]["code"] == 401
 
     sdk = cloud["sdk"]
     server = sdk.compute.create_server(name="os-errors", image_id="1", flavor_id="1", networks=[])
@@ -182,7 +277,7 @@ def test_identity_token_method_and_refusals(stack, cloud):
     url = cloud["url"] + "/identity/v3/auth/tokens"
     by_token = requests.post(url, json={"auth": {"identity": {"methods": ["token"], "token": {"id": cloud["token"]}}}},
                              timeout=10)
-    assert by_token.status_code == 201 and by_token.headers["X-Subject-Token"] == cloud["token"]
+    assert by_token.status_code == 201 and by_token.headers["X-Subject-Token"] != cloud["token"]
     services = {entry["type"] for entry in by_token.json()["token"]["catalog"]}
     assert {"compute", "image", "network"} <= services
     wrong_id = requests.post(url, json={"auth": {"identity": {"methods": ["application_credential"],
@@ -194,3 +289,57 @@ def test_identity_token_method_and_refusals(stack, cloud):
     assert password.status_code == 401
     checked = requests.get(url, headers={"X-Auth-Token": cloud["token"], "X-Subject-Token": cloud["token"]}, timeout=10)
     assert checked.status_code == 200 and checked.json()["token"]["project"]["id"] == cloud["user"]
+
+
+def test_keystone_tokens_expire_and_end_with_their_credential(stack, cloud):
+    """A token issued under a tiny OPENSTACK_TOKEN_TTL_S is refused once its expires_at has
+    passed (by the clock, with Keystone's 401 body); revoking the product token it came from
+    ends the tokens issued from it at once."""
+    ctx = stack.app.extensions["context"]
+    short = dataclasses.replace(ctx, settings=ctx.settings.replace(openstack_token_ttl_s=2.0))
+    from api.app import create_app
+
+    issuer = create_app(short.settings, short).test_client()
+    with stack.session() as session:
+        from orchestrator import auth
+
+        row, secret = auth.create_token(session, cloud["user"])
+        session.commit()
+        credential_id = row.id
+    body = {"auth": {"identity": {"methods": ["application_credential"], "application_credential": {
+        "id": cloud["user"], "secret": secret}}}}
+    issued = issuer.post("/identity/v3/auth/tokens", json=body)
+    assert issued.status_code == 201, issued.json
+    token = issued.headers["X-Subject-Token"]
+    life = issued.json["token"]
+    issued_at, expires_at = (dt.datetime.fromisoformat(life[k].replace("Z", "+00:00"))
+                             for k in ("issued_at", "expires_at"))
+    assert expires_at - issued_at == dt.timedelta(seconds=2)
+    servers = "/compute/v2.1/servers"
+    assert _raw(cloud, "GET", servers, headers={"X-Auth-Token": token}).status_code == 200
+    # The token method keeps the token's end (Keystone never lengthens a token's life).
+    again = issuer.post("/identity/v3/auth/tokens", json={"auth": {"identity": {"methods": ["token"],
+                                                                                "token": {"id": token}}}})
+    assert again.status_code == 201 and again.json["token"]["expires_at"] == life["expires_at"]
+    time.sleep(max(0.0, (expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.2)
+    assert dt.datetime.now(dt.timezone.utc) > expires_at
+    for path in (servers, "/network/v2.0/networks", "/image/v2/images"):
+        refused = _raw(cloud, "GET", path, headers={"X-Auth-Token": token})
+        assert refused.status_code == 401, (path, refused.text)
+        assert refused.json()["error"] == {"code": 401, "title": "Unauthorized",
+                                           "message": "The request you have made requires authentication."}
+    assert stack.client.get("/api/v1/servers", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    checked = requests.get(cloud["url"] + "/identity/v3/auth/tokens", timeout=10,
+                           headers={"X-Auth-Token": cloud["token"], "X-Subject-Token": token})
+    assert checked.status_code == 404
+
+    # A fresh token from the same credential works until the credential is revoked.
+    fresh = requests.post(cloud["url"] + "/identity/v3/auth/tokens", json=body, timeout=10)
+    assert fresh.status_code == 201
+    fresh_token = fresh.headers["X-Subject-Token"]
+    assert _raw(cloud, "GET", servers, headers={"X-Auth-Token": fresh_token}).status_code == 200
+    with stack.session() as session:
+        from orchestrator.services import tokens
+
+        tokens.revoke(ctx, session, credential_id)
+    assert _raw(cloud, "GET", servers, headers={"X-Auth-Token": fresh_token}).status_code == 401

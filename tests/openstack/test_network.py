@@ -58,7 +58,19 @@ def test_a_server_on_a_private_network_with_ports_and_a_floating_ip(stack, cloud
     cli(cloud, "server", "remove", "port", "os-netvm", port["id"])
     (disconnect,) = _ended(stack, server_id, "disconnect")
     assert disconnect["status"] == "SUCCEEDED"
-    assert cli(cloud, "port", "show", port["id"], ok=False).returncode != 0  # the product deletes it with its NIC
+    # A port its user made is kept by the detach, as Nova keeps it (preserve_on_delete), with its address.
+    kept = cli_json(cloud, "port", "show", port["id"])
+    assert kept["status"] == "DOWN" and kept["device_id"] in ("", None) and kept["fixed_ips"] == port["fixed_ips"]
+    assert len(cli_json(cloud, "server", "show", "os-netvm")["addresses"]["os-private"]) == 1
+    # One Nova makes for the server (an interface attached by network) goes with its detach.
+    made = requests.post(f"{cloud['url']}/compute/v2.1/servers/{server_id}/os-interface", timeout=10,
+                         headers={"X-Auth-Token": cloud["token"]},
+                         json={"interfaceAttachment": {"net_id": net["id"]}}).json()["interfaceAttachment"]
+    assert _ended(stack, server_id, "connect", 2)[0]["status"] == "SUCCEEDED"
+    cli(cloud, "server", "remove", "port", "os-netvm", made["port_id"])
+    assert _ended(stack, server_id, "disconnect", 2)[0]["status"] == "SUCCEEDED"
+    assert cli(cloud, "port", "show", made["port_id"], ok=False).returncode != 0
+    cli(cloud, "port", "delete", port["id"])
 
     # A port that stays unattached is deleted by the CLI.
     spare = cli_json(cloud, "port", "create", "--network", "os-private", "--fixed-ip", "ip-address=192.168.77.6",
@@ -136,3 +148,26 @@ def test_sdk_networks_subnets_and_ports(stack, cloud):
     sdk.network.delete_port(port)
     sdk.network.delete_network(net)
     assert sdk.network.find_network("os-sdk-net") is None
+
+
+def test_subnet_delete_refused_while_ports_hold_its_addresses(stack, cloud):
+    cli_json(cloud, "network", "create", "os-subnets")
+    subnet = cli_json(cloud, "subnet", "create", "--network", "os-subnets", "--subnet-range", "192.168.78.0/29",
+                      "os-subnets-v4")
+    port = cli_json(cloud, "port", "create", "--network", "os-subnets", "os-subnets-port")
+    refused = requests.delete(f"{cloud['url']}/network/v2.0/subnets/{subnet['id']}", timeout=10,
+                              headers={"X-Auth-Token": cloud["token"]})
+    assert refused.status_code == 409
+    assert refused.json()["NeutronError"]["type"] == "SubnetInUse"
+    assert "One or more ports have an IP allocation from this subnet" in refused.json()["NeutronError"]["message"]
+    assert cli(cloud, "subnet", "delete", "os-subnets-v4", ok=False).returncode != 0
+    cli(cloud, "port", "delete", port["id"])
+    cli(cloud, "subnet", "delete", "os-subnets-v4")
+    assert "os-subnets-v4" not in {s["Name"] for s in cli_json(cloud, "subnet", "list")}
+    native = stack.client.get(f"/api/v1/subnets/{subnet['id']}", headers=stack.admin_headers)
+    assert native.status_code == 404
+    # Its network takes another subnet, and is deleted as before.
+    again = cli_json(cloud, "subnet", "create", "--network", "os-subnets", "--subnet-range", "192.168.79.0/29",
+                     "os-subnets-v4b")
+    assert again["cidr"] == "192.168.79.0/29"
+    cli(cloud, "network", "delete", "os-subnets")

@@ -64,6 +64,8 @@
     row.querySelector(".flag.online").hidden = b.drained || b.offline;
     row.querySelector("button.drain").hidden = b.drained;
     row.querySelector("button.undrain").hidden = !b.drained;
+    row.querySelector(".drain-form").hidden = b.drained;
+    setText(row, ".drained-reason", b.drained ? b.drained_reason : "");
     setText(row, ".refreshed", b.stats_updated_at || "never");
   }
 
@@ -91,24 +93,63 @@
       if (data.retried) { data.retried.forEach(follow); }
       if (data.run_id !== undefined) {
         var row = button.closest("tr");
-        if (row && row.querySelector(".fixed") && data.fixed) { setText(row, ".fixed", "fixed in run " + data.run_id); }
+        if (row && row.querySelector(".fixed") && data.fixed) {
+          setText(row, ".fixed", "fixed in run " + data.run_id);
+          if (data.finding !== undefined) {
+            row.querySelectorAll("button.fix, button.fix-backend").forEach(function (b) { b.hidden = true; });
+          }
+        }
       }
     });
   });
 
-  // A server's page: its live state, read every second while it may change.
+  // A server's page: its live state. With a streams process, its event stream (EventSource,
+  // opened with a one-minute ticket the console issues, since EventSource sends no header);
+  // without one, or when the stream cannot be opened, the state re-read every 1.5 s.
   var state = document.getElementById("server-state");
   if (state) {
-    var poll = setInterval(function () {
-      fetch(state.dataset.state, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (r) { return r.json(); })
-        .then(function (data) {
-          if (!data.ok) { clearInterval(poll); return; }
-          document.getElementById("live-status").textContent = data.state.status;
-          document.getElementById("live-build").textContent = data.state.build_percentage + " %";
-          document.getElementById("live-job").textContent =
-            (data.state.backend_job_status || "") + " " + (data.state.backend_opcode || "");
+    var showState = function (s) {
+      document.getElementById("live-status").textContent = s.status;
+      document.getElementById("live-build").textContent = s.build_percentage + " %";
+      document.getElementById("live-job").textContent = (s.backend_job_status || "") + " " + (s.backend_opcode || "");
+    };
+    var reread = function () {
+      document.getElementById("live-via").textContent = "re-read every 1.5 s";
+      var poll = setInterval(function () {
+        fetch(state.dataset.state, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+          .then(function (r) { return r.json(); })
+          .then(function (data) {
+            if (!data.ok) { clearInterval(poll); return; }
+            showState(data.state);
+          });
+      }, 1500);
+    };
+    var failures = 0;
+    var stream = function () {
+      post(state.dataset.ticket).then(function (data) {
+        if (!data.ok || !data.url) { reread(); return; }
+        var source = new EventSource(data.url);
+        var last = null;
+        source.addEventListener("open", function () {
+          failures = 0;
+          document.getElementById("live-via").textContent = "stream";
         });
-    }, 1500);
+        source.addEventListener("state", function (event) {
+          last = JSON.parse(event.data);
+          showState(last);
+        });
+        source.addEventListener("end", function () {
+          source.close();
+          if (!last || last.status !== "DELETED") { stream(); }  // its time ran out: a new ticket
+        });
+        source.addEventListener("error", function () {
+          // EventSource would reconnect with the same (soon expired) ticket: take a new one.
+          source.close();
+          failures += 1;
+          if (failures >= 3) { reread(); } else { setTimeout(stream, 1000 * failures); }
+        });
+      });
+    };
+    if (state.dataset.ticket && window.EventSource) { stream(); } else { reread(); }
   }
 }());

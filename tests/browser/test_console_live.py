@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,15 +11,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browser.test_console import flash, signed_in, text_in, wait
-from tests.conftest import stop_group, wait_for
-from tests.harness.http import served
-from tests.harness.services import free_port
+from tests.harness.http import served, streams_process
 from tests.integration.helpers import active_server, failed_create, wait_operation
 from tests.reconciliation.helpers import age, cli_run_id, cluster_of, run_cli, sim
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ended_per_outcome(stack, since: dt.datetime) -> dict[str, int]:
@@ -199,29 +193,11 @@ def streams_console(stack):
     from api.app import create_app
     from orchestrator.services.context import Context
 
-    port = free_port()
-    env = {**stack.env, "STREAM_RECHECK_S": "30", "PYTHONPATH": str(ROOT)}
-    log = open(stack.tmp / f"console-streams-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api.streams", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    streams_url = f"http://127.0.0.1:{port}"
-
-    def listening():
-        assert proc.poll() is None, (stack.tmp / f"console-streams-{port}.log").read_text()
-        try:
-            return requests.get(f"{streams_url}/healthz", timeout=1).json()["listening"]
-        except requests.RequestException:
-            return False
-
-    wait_for(listening, 30, what="the streams process to listen")
-    settings = stack.ctx.settings.replace(streams_url=streams_url)
-    app = create_app(settings, Context(settings, stack.ctx.dispatcher))
-    try:
+    with streams_process(stack, STREAM_RECHECK_S="30") as streams_url:
+        settings = stack.ctx.settings.replace(streams_url=streams_url)
+        app = create_app(settings, Context(settings, stack.ctx.dispatcher))
         with served(app, "console-streams-http") as url:
             yield f"{url}/console", streams_url
-    finally:
-        stop_group(proc)
-        log.close()
 
 
 def test_the_server_page_follows_the_stream_without_re_reading(stack, fresh, streams_console):

@@ -5,44 +5,24 @@ every change they show within the test was pushed by a commit's announcement."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import stop_group, wait_for
-from tests.harness.services import free_port
+from tests.conftest import wait_for
+from tests.harness.http import streams_process
 from tests.integration.helpers import act, user_headers, wait_operation
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite", "postgresql"], indirect=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def streams(stack):
     """The streams process on the stack's settings; its base URL."""
-    port = free_port()
-    env = {**stack.env, "STREAM_RECHECK_S": "30", "STREAMS_PER_USER": "2", "PYTHONPATH": str(ROOT)}
-    log = open(stack.tmp / f"streams-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api.streams", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def listening():
-        assert proc.poll() is None, (stack.tmp / f"streams-{port}.log").read_text()
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).json()["listening"]
-        except requests.RequestException:
-            return False
-
-    wait_for(listening, 30, what="the streams process to listen")
-    yield url
-    stop_group(proc)
-    log.close()
+    with streams_process(stack, STREAM_RECHECK_S="30", STREAMS_PER_USER="2") as url:
+        yield url
 
 
 class Reader(threading.Thread):

@@ -174,7 +174,7 @@ class Budget:
         rate, concurrency, class_wait = self.limits.for_caller(caller)
         if not slot:
             concurrency = 0
-        if not rate and not concurrency or time.monotonic() < _unmetered_until[0]:
+        if not rate and not concurrency or time.monotonic() < _unmetered_until.get(_target(self.redis), 0.0):
             return None
         wait_s = class_wait if wait_s is None else wait_s
         token = uuid.uuid4().hex
@@ -183,7 +183,7 @@ class Budget:
             try:
                 wait = self._try(token, rate, concurrency, lease_s)
             except redis_lib.RedisError as exc:
-                _warn_unmetered(self.backend_id, exc)
+                _warn_unmetered(self.redis, self.backend_id, exc)
                 return None
             if wait == 0.0:
                 return token if concurrency else None
@@ -202,7 +202,7 @@ class Budget:
         try:
             self.redis.zrem(self.keys[1], token)
         except redis_lib.RedisError as exc:  # the lease expires by itself
-            _warn_unmetered(self.backend_id, exc)
+            _warn_unmetered(self.redis, self.backend_id, exc)
 
     @contextlib.contextmanager
     def slot(self, lease_s: float) -> Iterator[None]:
@@ -229,14 +229,20 @@ def for_backend(redis: redis_lib.Redis, backend, settings) -> Budget | None:
 
 
 UNMETERED_S = 10.0  # after Redis failed to answer, requests go unmetered this long before it is asked again
-_unmetered_until = [0.0]
+_unmetered_until: dict[tuple, float] = {}  # per Redis server and database this process talks to
 
 
-def _warn_unmetered(backend_id: int, exc: Exception) -> None:
-    """One line per UNMETERED_S per process while Redis does not answer; meanwhile no request
-    waits on Redis's timeouts."""
+def _target(client: redis_lib.Redis) -> tuple:
+    kwargs = client.connection_pool.connection_kwargs
+    return (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), kwargs.get("db"))
+
+
+def _warn_unmetered(client: redis_lib.Redis, backend_id: int, exc: Exception) -> None:
+    """One line per UNMETERED_S per process while a Redis does not answer; meanwhile no
+    request waits on its timeouts (another Redis, another deployment's, is still asked)."""
     now = time.monotonic()
-    if now >= _unmetered_until[0]:
-        _unmetered_until[0] = now + UNMETERED_S
+    target = _target(client)
+    if now >= _unmetered_until.get(target, 0.0):
+        _unmetered_until[target] = now + UNMETERED_S
         log.warning("backend=%s request budget not metered, Redis does not answer: %s", backend_id,
                     type(exc).__name__)

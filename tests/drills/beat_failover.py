@@ -57,6 +57,7 @@ class Run:
     published: list[Published] = field(default_factory=list)
     kills: list[dict] = field(default_factory=list)  # {"pid", "at", "takeover_s", "standby"}
     logs: dict[int, Path] = field(default_factory=dict)
+    lock_timeout_s: float = LOCK_TIMEOUT_S
 
     def by_task(self) -> dict[str, list[Published]]:
         out: dict[str, list[Published]] = {task: [] for task in self.periods}
@@ -102,18 +103,29 @@ class Run:
     def publishers_overlap(self) -> list[str]:
         """Messages from a beat other than the one leading then: the first publisher until the
         first kill, then each kill's standby (a killed beat's last messages may still be on
-        their way to the reader for a moment after its kill, IN_FLIGHT_S)."""
+        their way to the reader for a moment after its kill, IN_FLIGHT_S). A leader may also
+        lose its lock without a kill (a process stalled past the lock's timeout on a loaded
+        machine): that handover is sound only if the new leader's first message comes at least
+        LOCK_TIMEOUT_S after the old one's last, since the lock outlives its last renewal by that
+        long, and a tick renews it."""
         problems = []
         ordered = sorted(self.published, key=lambda m: m.at)
         if not ordered:
             return ["nothing published"]
-        leaders = [(float("-inf"), self.kills[0]["pid"] if self.kills else ordered[0].pid)]
-        leaders += [(k["at"], k["standby"]) for k in self.kills]
+        kills = sorted(self.kills, key=lambda k: k["at"])
+        leader = kills[0]["pid"] if kills else ordered[0].pid
+        last_at = float("-inf")  # the leader's last message
         for m in ordered:
-            since, leader = [entry for entry in leaders if entry[0] < m.at][-1]
+            while kills and kills[0]["at"] < m.at:  # a kill hands over to its standby
+                leader, last_at = kills.pop(0)["standby"], float("-inf")
             killed_just_now = any(k["pid"] == m.pid and 0 <= m.at - k["at"] <= IN_FLIGHT_S for k in self.kills)
-            if m.pid != leader and not killed_just_now:
-                problems.append(f"{m.task} at {m.at:.2f} from {m.pid} while {leader} leads")
+            if m.pid == leader or killed_just_now:
+                last_at = max(last_at, m.at) if m.pid == leader else last_at
+                continue
+            if m.at - last_at >= self.lock_timeout_s:
+                leader, last_at = m.pid, m.at  # the lock expired and the other beat took it
+                continue
+            problems.append(f"{m.task} at {m.at:.2f} from {m.pid} while {leader} leads")
         return problems
 
 
@@ -204,7 +216,8 @@ def failover(redis_server, workdir: Path, kills: int, settle_s: float, **kwargs)
     """Two beats; `kills` times: let the leader publish for `settle_s`, SIGKILL it, measure until
     the standby publishes, then start a new standby in the killed one's place."""
     pair = BeatPair(redis_server, workdir, **kwargs)
-    run = Run(periods=pair.periods(), published=pair.published, logs=pair.logs)
+    run = Run(periods=pair.periods(), published=pair.published, logs=pair.logs,
+              lock_timeout_s=float(pair.env["BEAT_LOCK_TIMEOUT_S"]))
     bound = takeover_bound(int(pair.env["BEAT_LOCK_TIMEOUT_S"]), float(pair.env["BEAT_MAX_LOOP_S"]))
     try:
         pair.start_beat()

@@ -196,7 +196,13 @@ class BeatPair:
     def kill(self, pid: int, sig: int = signal.SIGKILL) -> float:
         at = time.monotonic()
         os.kill(pid, sig)
-        self.procs.pop(pid).wait(timeout=15)
+        proc = self.procs.pop(pid)
+        try:
+            proc.wait(timeout=60)  # a graceful stop on a loaded machine: what it releases is asserted after
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"beat {pid} still running 60 s after signal {sig}; its log: "
+                                 + self.logs[pid].read_text()[-3000:]) from None
         return at
 
     def close(self) -> None:

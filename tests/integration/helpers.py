@@ -73,9 +73,20 @@ def jobs_failing(stack, count: int = 1):
         clear_faults(stack)
 
 
+@contextlib.contextmanager
+def creates_failing(stack):
+    """Every OP_INSTANCE_CREATE job fails until the block ends; jobs of other kinds run (a
+    stray job of an earlier test cannot take the failure, as with jobs_failing)."""
+    set_faults(stack, op_failure_rate={"OP_INSTANCE_CREATE": 1.0})
+    try:
+        yield
+    finally:
+        clear_faults(stack)
+
+
 def failed_create(stack, name: str) -> tuple[dict, dict]:
     """A create whose Ganeti job fails: the create's answer and its FAILED operation."""
-    with jobs_failing(stack):
+    with creates_failing(stack):
         _status, created = stack.create_server(name=name)
         op = wait_operation(stack, created["operation"]["id"])
     assert op["status"] == "FAILED", op

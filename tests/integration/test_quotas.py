@@ -8,7 +8,7 @@ from itertools import count
 import pytest
 
 from tests.conftest import wait_for
-from tests.integration.helpers import act, active_server, jobs_failing, user_headers, wait_operation
+from tests.integration.helpers import act, active_server, creates_failing, jobs_failing, user_headers, wait_operation
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite", "postgresql"], indirect=True)]
 
@@ -122,7 +122,7 @@ def test_a_failed_start_gives_its_reservation_back(stack):
 
 def test_a_failed_create_holds_until_destroyed(stack):
     user_id, headers = _user(stack, "err")
-    with jobs_failing(stack):
+    with creates_failing(stack):
         status, created = stack.create_server(headers=headers, name="e1")
         assert status == 202
         assert wait_operation(stack, created["operation"]["id"])["status"] == "FAILED"

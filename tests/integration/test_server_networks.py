@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from orchestrator.models import Backend
+from tests.conftest import wait_for
 from tests.integration.helpers import RAPI_AUTH, instances_named, user_headers, wait_operation
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("stack", ["sqlite", "postgresql"], indirect=True)]
@@ -81,6 +82,11 @@ def test_a_private_network_carries_servers_on_two_backends_and_leaves_both(stack
     # The network is on both backends now, connected, and each create job waited on its jobs.
     shown = _json(stack.client.get(f"/api/v1/networks/{net['id']}", headers=alice), 200)
     assert sorted(b["backend_id"] for b in shown["backends"]) == backends
+    # Its jobs ended before the servers' (their `depends`); its own operations see that at
+    # their next poll, which backs off while a job runs (POLL_MAX_INTERVAL_S).
+    shown = wait_for(lambda: (lambda n: n if {b["status"] for b in n["backends"]} == {"ACTIVE"} else None)(
+        _json(stack.client.get(f"/api/v1/networks/{net['id']}", headers=alice), 200)), 60,
+        what="the network ACTIVE on both backends")
     assert {b["status"] for b in shown["backends"]} == {"ACTIVE"}
     assert all(n is not None and [g[0] for g in n["group_list"]] == ["default"]
                and (n["network"], n["network6"]) == ("10.77.0.0/29", "fd00:77::/64")

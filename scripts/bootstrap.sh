@@ -48,6 +48,9 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || apt_packages+=(pos
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || apt_packages+=(rabbitmq-server)
 # The console's browser tests drive Debian's Chromium headless, through its driver.
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+# The multi-host drill's network namespaces, veths and bridge; setpriv runs its PostgreSQL as postgres.
+command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
+command -v setpriv >/dev/null 2>&1 || apt_packages+=(util-linux)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 
 PY=""

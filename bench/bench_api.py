@@ -176,6 +176,24 @@ def rss_mib(pid: int, children: bool = False) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its direct children, seconds:
+    what a round cost the server, whatever else shares the machine."""
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def database(kind: str, tmp: Path):
     """The product's database URL, and the server to stop afterwards (None for SQLite)."""
     if kind == "sqlite":
@@ -237,7 +255,11 @@ def main(argv=None) -> int:
             for r in range(max(args.rounds, 1)):
                 order = ("product", "baseline") if r % 2 == 0 else ("baseline", "product")
                 for name in order:
+                    proc = procs[0 if name == "product" else 1]
+                    cpu_before = cpu_seconds(proc.pid)
                     rounds[name].append(hammer(urls[name], args.clients, args.seconds, f"{name}-{r}"))
+                    rounds[name][-1]["cpu_ms"] = (cpu_seconds(proc.pid) - cpu_before) * 1000 / max(
+                        rounds[name][-1]["requests"], 1)
             memory = {"product_api_mib": rss_mib(procs[0].pid, children=True),
                       "baseline_api_mib": rss_mib(procs[1].pid, children=True)}
             loadavg = os.getloadavg()[0]
@@ -254,13 +276,15 @@ def main(argv=None) -> int:
             "rps": statistics.median([x["rps"] for x in rs]), "p50_ms": statistics.median([x["p50_ms"] for x in rs]),
             "p99_ms": statistics.median([x["p99_ms"] for x in rs]), "requests": sum(x["requests"] for x in rs),
             "errors": sum(x["errors"] for x in rs), "rps_rounds": [x["rps"] for x in rs],
+            "cpu_ms": statistics.median([x["cpu_ms"] for x in rs]),
         }
     p, b = figures["product"], figures["baseline"]
     result = {
         "bench": "api", "clients": args.clients, "seconds": args.seconds, "rounds": len(rounds["product"]),
         "server": f"gunicorn {args.workers} workers x {args.threads} threads (gthread)",
         "product": p, "baseline": b, "chains_enqueued": queued, "product_accepted": product_accepted,
-        "ratios": {"p50": p["p50_ms"] / b["p50_ms"], "p99": p["p99_ms"] / b["p99_ms"], "rps": p["rps"] / b["rps"]},
+        "ratios": {"p50": p["p50_ms"] / b["p50_ms"], "p99": p["p99_ms"] / b["p99_ms"], "rps": p["rps"] / b["rps"],
+                   "cpu": p["cpu_ms"] / b["cpu_ms"] if b["cpu_ms"] else float("nan")},
         "loadavg": loadavg, "database": args.database, "memory": memory,
     }
 
@@ -276,6 +300,8 @@ def main(argv=None) -> int:
     print(f"| requests/s | {p['rps']:.0f} | {b['rps']:.0f} | {result['ratios']['rps']:.2f} |")
     print(f"| requests/s in each round | {' / '.join(f'{x:.0f}' for x in p['rps_rounds'])} "
           f"| {' / '.join(f'{x:.0f}' for x in b['rps_rounds'])} | |")
+    print(f"| gunicorn workers' CPU per request (ms) | {p['cpu_ms']:.2f} | {b['cpu_ms']:.2f} | "
+          f"{result['ratios']['cpu']:.2f} |")
     print(f"| requests (errors) | {p['requests']} ({p['errors']}) | {b['requests']} ({b['errors']}) | |")
     print(f"| gunicorn master + workers RSS (MiB) | {memory['product_api_mib']:.0f} | {memory['baseline_api_mib']:.0f} | "
           f"{memory['product_api_mib'] / memory['baseline_api_mib']:.2f} |")

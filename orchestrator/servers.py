@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -32,18 +32,35 @@ ALLOWED_FROM = {
 REBOOT_TYPES = ("soft", "hard")
 
 
-def visible_image(session: Session, image_id: int, user_id: str, *, admin: bool) -> Image:
-    image = session.get(Image, image_id)
+def _check_image(image: Image | None, image_id: int, user_id: str, admin: bool) -> Image:
     if image is None or is_unregistered(image) or not (image.public or admin or image.owner == user_id):
         raise Invalid(f"image {image_id} does not exist", field="image_id")
     return image
 
 
-def usable_flavor(session: Session, flavor_id: int, field: str = "flavor_id") -> Flavor:
-    flavor = session.get(Flavor, flavor_id)
+def _check_flavor(flavor: Flavor | None, flavor_id: int, field: str = "flavor_id") -> Flavor:
     if flavor is None or flavor.deleted:
         raise Invalid(f"flavor {flavor_id} does not exist", field=field)
     return flavor
+
+
+def visible_image(session: Session, image_id: int, user_id: str, *, admin: bool) -> Image:
+    return _check_image(session.get(Image, image_id), image_id, user_id, admin)
+
+
+def usable_flavor(session: Session, flavor_id: int, field: str = "flavor_id") -> Flavor:
+    return _check_flavor(session.get(Flavor, flavor_id), flavor_id, field)
+
+
+def flavor_and_image(session: Session, flavor_id: int, image_id: int, user_id: str, *,
+                     admin: bool) -> tuple[Flavor, Image]:
+    """Both rows a create names, in one statement (each ORM query costs a create more than its
+    execution: bench/profile_paths.py); either missing, each is looked up to say which."""
+    row = session.execute(select(Flavor, Image).join(Image, true())
+                          .where(Flavor.id == flavor_id, Image.id == image_id)).first()
+    if row is None:
+        return usable_flavor(session, flavor_id), visible_image(session, image_id, user_id, admin=admin)
+    return _check_flavor(row[0], flavor_id), _check_image(row[1], image_id, user_id, admin)
 
 
 def request_create(
@@ -59,7 +76,7 @@ def request_create(
     """Write a BUILD server and its create operation (flushed, not committed).
 
     The installer's one-time URL is no parameter: it is a credential, kept in Redis only
-    (vmconfig.ConfigStore.put_installer)."""
+    (vmconfig.ConfigStore.put_create, point_installer)."""
     flavor = usable_flavor(session, flavor_id)
     image = visible_image(session, image_id, user_id, admin=admin)
     if backend_id is not None:

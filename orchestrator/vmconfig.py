@@ -46,13 +46,17 @@ def check_password(password: Any) -> str:
     return password
 
 
-def hostname_for(name: str, server_id: int | None = None) -> str:
-    """The VM's hostname from its name: one RFC 1123 label (lowercase letters, digits and
-    inner hyphens, at most 63), accents folded to ASCII, anything else a hyphen; `vm-<id>`
-    (or `vm`) when nothing is left."""
+def hostname_label(name: str) -> str:
+    """The RFC 1123 label a name folds to (accents to ASCII, anything else a hyphen, at most
+    63); empty when nothing is left."""
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    label = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:HOSTNAME_MAX].rstrip("-")
-    return label or (f"vm-{server_id}" if server_id is not None else "vm")
+    return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:HOSTNAME_MAX].rstrip("-")
+
+
+def hostname_for(name: str, server_id: int | None = None) -> str:
+    """The VM's hostname from its name (`hostname_label`); `vm-<id>` (or `vm`) when nothing
+    is left."""
+    return hostname_label(name) or (f"vm-{server_id}" if server_id is not None else "vm")
 
 
 def config_url(public_api_url: str, key: str) -> str:
@@ -103,15 +107,28 @@ class ConfigStore:
         pipe.execute()
         return key
 
-    def put_create(self, op_id: int, config: dict[str, Any], user_key: str, installer_key: str) -> None:
-        """A create's two entries (the user's and the installer's, with its operation's pointer)
-        in one MULTI/EXEC: one round trip inside the create's write transaction, not two."""
+    def put_create(self, config: dict[str, Any], user_key: str, installer_key: str) -> None:
+        """A create's two entries (the user's and the installer's) in one MULTI/EXEC, stored
+        before its operation is written: Redis is then no part of the database's write
+        section (SQLite's one writer, the owner's quota row on PostgreSQL). The installer's
+        entry is found by its operation once `point_installer` has named it."""
         raw = json.dumps(config)
         pipe = self.client.pipeline(transaction=True)
         pipe.set(_KEY.format(user_key), raw, ex=self.ttl_s)
         pipe.set(_KEY.format(installer_key), raw, ex=self.ttl_s)
-        pipe.set(_INSTALLER.format(op_id), installer_key, ex=self.ttl_s)
         pipe.execute()
+
+    def point_installer(self, op_id: int, installer_key: str) -> bool:
+        """A committed create's pointer to its installer's entry; best effort: without it the
+        create is submitted without the one-time config (`installer_osparams`), as when Redis
+        lost the entry, and the entry ends with its TTL."""
+        try:
+            self.client.set(_INSTALLER.format(op_id), installer_key, ex=self.ttl_s)
+        except redis.RedisError as exc:
+            log.warning("op=%s: could not point to the installer's one-time config (%s); the create goes on "
+                        "without it", op_id, type(exc).__name__)
+            return False
+        return True
 
     def installer_key(self, op_id: int) -> str | None:
         raw = self.client.get(_INSTALLER.format(op_id))
@@ -151,12 +168,9 @@ class ConfigStore:
             return 0
         return sum(1 for key in keys if key)
 
-    def discard(self, *keys: str, installer_of: int | None = None) -> None:
-        """Take back entries whose create failed (and its operation's installer pointer);
-        best effort (their TTL ends them anyway)."""
+    def discard(self, *keys: str) -> None:
+        """Take back entries whose create failed; best effort (their TTL ends them anyway)."""
         names = [_KEY.format(key) for key in keys]
-        if installer_of is not None:
-            names.append(_INSTALLER.format(installer_of))
         if not names:
             return
         try:

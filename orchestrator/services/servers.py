@@ -48,8 +48,11 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
     one-time URLs in Redis only (the user's, returned; the installer's, addressed by the
     operation and read by its submit step: no row and no answer ever holds it), commit, dispatch.
 
-    Everything is checked before Redis is touched, and a row the database refuses fails at
-    the flush, before it too; a commit that fails takes the stored configs back.
+    The request's fields are checked before Redis is touched; the configs are stored before
+    the first write (Redis is then no part of the write section, the database's serial
+    part), and whatever refuses the create after that (a backend, a port, the quota, the
+    flush, the commit) takes them back. The installer's pointer is set
+    after the commit (vmconfig.ConfigStore.point_installer).
     The server is the caller's, or `owner`'s when an administrator creates it for a user.
 
     `networks` ([{"network_id", "fixed_ip"?} | {"port_id"}]) are its NICs, in order: a new
@@ -69,35 +72,43 @@ def create(ctx: Context, session: Session, who: Principal, *, name: str, flavor_
         vmconfig.check_password(password)
     # Held, not dropped: the session's identity map is weak, and request_create's own reads
     # of the two rows are then answered from it instead of by two more queries.
-    flavor = servers.usable_flavor(session, flavor_id)  # noqa: F841
-    image = servers.visible_image(session, image_id, owner, admin=who.admin)  # noqa: F841
+    flavor, image = servers.flavor_and_image(session, flavor_id, image_id, owner, admin=who.admin)  # noqa: F841
     metadata = check_metadata(metadata or {}, ctx.settings.server_metadata_items)
     wanted = attach.check_wanted(networks)
     system = wanted is None
     if system and ctx.settings.default_server_networks:
         wanted = attach.defaults(ctx.settings.default_server_networks)
     limits = quota_holdings.limits_of(session, owner)  # read before anything is written
-    if wanted is not None:
-        write_lock(session)  # before any pool or port is read (SQLite)
-    server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
-                                        flavor_id=flavor_id, image_id=image_id, backend_id=backend_id)
-    if metadata:
-        server.metadata_ = metadata
-    if wanted is not None:
-        attached = attach.attach_new(session, server, wanted, user_id=who.user_id, admin=who.admin, system=system)
-        op.params = {**op.params, attach.NICS: [attach.nic_spec(p, ctx.settings.backend_prefix_id) for p in attached]}
-        session.flush()
-    # Last before the commit: the owner's quota lock (a server over quota: refused, nothing written).
-    quota.charge_new_server(session, server, defaults=ctx.settings.quota_defaults, limits=limits)
     config = {"password": password or vmconfig.generate_password(),
-              "config": {"hostname": vmconfig.hostname_for(name, server.id)}}
+              "config": {"hostname": vmconfig.hostname_label(name)}}
     user_key, installer_key = ctx.configs.new_key(), ctx.configs.new_key()
     try:
-        ctx.configs.put_create(op.id, config, user_key, installer_key)
+        # Before the first write: the write section is the database's serial part. A name
+        # with no label of its own is named by its id (vm-<id>), known only after the flush.
+        if config["config"]["hostname"]:
+            ctx.configs.put_create(config, user_key, installer_key)
+        if wanted is not None:
+            write_lock(session)  # before any pool or port is read (SQLite)
+        server, op = servers.request_create(session, user_id=owner, admin=who.admin, name=name,
+                                            flavor_id=flavor_id, image_id=image_id, backend_id=backend_id)
+        if metadata:
+            server.metadata_ = metadata
+        if wanted is not None:
+            attached = attach.attach_new(session, server, wanted, user_id=who.user_id, admin=who.admin,
+                                         system=system)
+            op.params = {**op.params, attach.NICS: [attach.nic_spec(p, ctx.settings.backend_prefix_id)
+                                                    for p in attached]}
+            session.flush()
+        # Last before the commit: the owner's quota lock (a server over quota: refused, nothing written).
+        quota.charge_new_server(session, server, defaults=ctx.settings.quota_defaults, limits=limits)
+        if not config["config"]["hostname"]:
+            config["config"]["hostname"] = vmconfig.hostname_for(name, server.id)
+            ctx.configs.put_create(config, user_key, installer_key)
         session.commit()
     except BaseException:
-        ctx.configs.discard(user_key, installer_key, installer_of=op.id)
+        ctx.configs.discard(user_key, installer_key)
         raise
+    ctx.configs.point_installer(op.id, installer_key)
     handover.run(ctx, op)
     return Created(server, op, vmconfig.config_url(ctx.settings.public_api_url, user_key))
 
@@ -114,7 +125,7 @@ def spend_installer_config(ctx: Context, session: Session, op_id: int) -> bool:
 
 
 # An installer entry whose operation is not in the database is spent only after this long:
-# the create use case stores it just before it commits its operation.
+# the create use case points to it just after its commit, which a reader may not see yet.
 INSTALLER_GRACE_S = 60
 
 

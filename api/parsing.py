@@ -85,6 +85,10 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonParser()
 
     def arguments(self, schema, *, location="json", required=True, **kwargs):
+        # An instance, made once: given a class, webargs builds (and deep-copies the fields
+        # of) a new schema for every request. Loading keeps no state on the schema.
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
             return parse

@@ -4,7 +4,8 @@ Both run on the same redis-server and the same worker process in one run, altern
 for a few rounds (so load from elsewhere hits both alike; medians shown), so the ratio
 says what the product's own work costs, whatever the machine's speed.
 
-    .venv/bin/python bench/bench_creates.py [--creates 60] [--chains 60] [--rounds 3] [--json PATH]
+    .venv/bin/python bench/bench_creates.py [--creates 60] [--chains 60] [--rounds 3] [--database sqlite|postgresql]
+                                            [--json PATH]
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="baseline and product alternately; medians shown")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--job-duration", type=float, default=0.0, help="simulated Ganeti job time")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -37,7 +39,7 @@ def main() -> None:
 
     bares, products, states = [], [], {}
     with tempfile.TemporaryDirectory(prefix="bench-creates-") as tmp, \
-            BenchStack(Path(tmp), args.concurrency, args.job_duration) as stack:
+            BenchStack(Path(tmp), args.concurrency, args.job_duration, database=args.database) as stack:
         from celery import chain
 
         from bench.noop_tasks import NOOP
@@ -82,7 +84,8 @@ def main() -> None:
     rounds = len(bares)
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, "
           f"python {platform.python_version()}; worker concurrency {args.concurrency}, "
-          f"simulated job time {args.job_duration}s, poll interval {stack.poll_interval}s; "
+          f"simulated job time {args.job_duration}s, poll interval {stack.poll_interval}s, "
+          f"{'SQLite' if args.database == 'sqlite' else 'PostgreSQL'}; "
           f"{rounds} alternating rounds, medians; load average {os.getloadavg()[0]:.1f}")
     print()
     print("| measure | count per round | per second (median) | each round | ratio to baseline |")
@@ -95,7 +98,7 @@ def main() -> None:
     print(f"final states of the creates: {states}")
     if args.json:
         args.json.write_text(json.dumps({
-            "bench": "creates", "creates": args.creates * rounds, "chains": args.chains * rounds, "rounds": rounds,
+            "bench": "creates", "database": args.database, "creates": args.creates * rounds, "chains": args.chains * rounds, "rounds": rounds,
             "concurrency": args.concurrency, "job_duration": args.job_duration, "poll_interval": stack.poll_interval,
             "baseline_per_s": bare, "product_per_s": product, "ratio": product / bare, "baseline_rounds": bares,
             "product_rounds": products, "states": states}, indent=2))

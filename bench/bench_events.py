@@ -9,7 +9,8 @@ failures, removals) for a few hundred servers, in the order an agent sends them.
 them go one task per event, half as the agent sends a burst (spooled by its scan, then
 drained in batches of up to --batch, one task each).
 
-    .venv/bin/python bench/bench_events.py [--events 3000] [--noops 3000] [--rounds 3] [--concurrency 4] [--batch 50] [--json PATH]
+    .venv/bin/python bench/bench_events.py [--events 3000] [--noops 3000] [--rounds 3] [--concurrency 4] [--batch 50]
+                                           [--database sqlite|postgresql] [--json PATH]
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="baseline and product alternately; medians shown")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch", type=int, default=50, help="the agent's batch size (NODE_AGENT_BATCH)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -55,7 +57,8 @@ def main() -> None:
     histories.SERVERS = servers
     stream = sorted(histories.generate(seed=1), key=lambda ke: ke[1]["timestamp"])
     warmup_servers = 5
-    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp, BenchStack(Path(tmp), args.concurrency) as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp, BenchStack(Path(tmp), args.concurrency,
+                                                                                 database=args.database) as stack:
         from bench.noop_tasks import NOOP
         from node_agent.emitter import Emitter
         from node_agent.spool import Spool
@@ -132,7 +135,8 @@ def main() -> None:
 
     kinds = Counter(kind for kind, _ in measured)
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, "
-          f"python {platform.python_version()}; worker concurrency {args.concurrency}, SQLite, Redis broker; "
+          f"python {platform.python_version()}; worker concurrency {args.concurrency}, "
+          f"{'SQLite' if args.database == 'sqlite' else 'PostgreSQL'}, Redis broker; "
           f"{rounds} alternating rounds, medians; load average {os.getloadavg()[0]:.1f}")
     print()
     print("| measure | count in all | per second (median) | each round | ratio to baseline |")
@@ -148,7 +152,7 @@ def main() -> None:
     print(f"events by kind: {dict(kinds)}; outcomes (warm-up included): {dict(outcomes)}")
     if args.json:
         args.json.write_text(json.dumps({
-            "bench": "events", "events": len(measured), "noops": noops_per_round * rounds, "rounds": rounds,
+            "bench": "events", "database": args.database, "events": len(measured), "noops": noops_per_round * rounds, "rounds": rounds,
             "concurrency": args.concurrency, "baseline_per_s": bare, "product_per_s": product, "ratio": product / bare,
             "baseline_rounds": bares, "product_rounds": products,
             "batched_per_s": batch, "batched_ratio": batch / bare, "batched_rounds": batched, "batch": args.batch, "kinds": dict(kinds), "outcomes": dict(outcomes)},

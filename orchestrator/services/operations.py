@@ -45,20 +45,21 @@ def cancel(ctx: Context, session: Session, who: Principal, op_id: int) -> Operat
     return op
 
 
-def resume_rerun(ctx: Context, op_id: int, step: str, task_id: str | None) -> bool:
+def resume_rerun(ctx: Context, session: Session, op_id: int, step: str, task_id: str | None) -> bool:
     """A task re-run by an operator (Flower's apply) reopens its FAILED operation and runs
-    its chain again; True when it did (the re-run itself then stops)."""
-    with ctx.session() as session:
-        try:
-            op = steps.rerun_reopens(session, op_id, step, task_id, quota_defaults=ctx.settings.quota_defaults)
-        except Conflict as exc:
-            log.warning("op=%s re-run not resumed: %s", op_id, exc.message)
-            return False
-        if op is None:
-            return False
-        session.commit()
-        handover.run(ctx, op)
-        return True
+    its chain again; True when it did (the re-run itself then stops). In the step's own
+    session: one checkout per step, not two (on PostgreSQL each checkout is a ping)."""
+    try:
+        op = steps.rerun_reopens(session, op_id, step, task_id, quota_defaults=ctx.settings.quota_defaults)
+    except Conflict as exc:
+        session.rollback()
+        log.warning("op=%s re-run not resumed: %s", op_id, exc.message)
+        return False
+    if op is None:
+        return False
+    session.commit()
+    handover.run(ctx, op)
+    return True
 
 
 def recover(ctx: Context) -> list[int]:

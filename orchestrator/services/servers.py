@@ -118,7 +118,9 @@ def spend_installer_config(ctx: Context, session: Session, op_id: int) -> bool:
     the OS scripts have run, and a key left behind would hand out the password for the rest
     of its TTL. Nothing is done while it runs, or for other kinds; best effort (Redis down:
     `sweep_installer_configs` tries again). Whether an entry was spent."""
-    op = session.get(Operation, op_id, populate_existing=True)
+    # As the step left it (its last read or commit), not read again: an end it did not see
+    # (an event's, meanwhile) is spent by the next step or the sweep.
+    op = session.get(Operation, op_id)
     if op is not None and not (op.kind == "create" and op.is_finished):
         return False
     return ctx.configs.spend_installers(op_id) > 0

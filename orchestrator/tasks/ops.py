@@ -14,6 +14,7 @@ from celery import shared_task
 
 from .. import steps
 from ..auth import ADMIN
+from ..models import Operation
 from ..rapi import RapiUnavailable, budget
 from ..rapi.budget import RapiThrottled
 from ..services import operations, servers
@@ -42,11 +43,14 @@ def _run_step(task, step: Callable, op_id: int, caller: str = budget.BACKGROUND)
     After a step that may have ended its operation (or found it ended by an event, a destroy,
     a cancel), a create's installer config is spent: every chain step passes here."""
     ctx = task.app.context
-    if operations.resume_rerun(ctx, op_id, step.__name__, task.request.id):
-        log.info("op=%s reopened by a re-run of %s; its chain runs again", op_id, task.name)
-        raise _Rerun()
     try:
         with ctx.session() as session, budget.acting_for(caller):
+            # Held while the step runs: the identity map is weak, and the step's reads refresh
+            # this object, so the installer check after it asks the database nothing more.
+            session.info["operation"] = session.get(Operation, op_id)
+            if operations.resume_rerun(ctx, session, op_id, step.__name__, task.request.id):
+                log.info("op=%s reopened by a re-run of %s; its chain runs again", op_id, task.name)
+                raise _Rerun()
             result = step(session, op_id, ctx)
             if result is not steps.Poll.PENDING:
                 servers.spend_installer_config(ctx, session, op_id)

@@ -157,16 +157,18 @@ def arguments(description: str, rounds_help: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _and_children(pid: int) -> list[int]:
+    """A process and its direct children (gunicorn's master and workers)."""
+    try:
+        return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
 def rss_mib(pid: int, children: bool = False) -> float:
     """Resident memory of a process (and, with `children`, of its direct children), MiB."""
-    pids = [pid]
-    if children:
-        try:
-            pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            pass
     total = 0
-    for p in pids:
+    for p in _and_children(pid) if children else [pid]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -179,13 +181,8 @@ def rss_mib(pid: int, children: bool = False) -> float:
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and its direct children, seconds:
     what a round cost the server, whatever else shares the machine."""
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
     total = 0
-    for p in pids:
+    for p in _and_children(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime
